@@ -1,0 +1,47 @@
+# Two commands on a fresh machine (see README.md):
+#   make book   build the book into _build/html
+#   make test   run every test (installs the system components the tests need)
+# Both create .venv on first use and reinstall only when requirements change.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JB_FLAGS := -W -n --keep-going
+
+.PHONY: book test system-deps pyz bench lock clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+# A clean build every time: a second build into an old _build exits 0 even when a notebook
+# still fails. The execution cache (_build/.jupyter_cache) is kept, so it stays quick.
+book: $(STAMP) pyz
+	rm -rf _build/html _build/.doctrees _build/jupyter_execute
+	$(BIN)/jupyter-book build . $(JB_FLAGS) || { cat _build/html/reports/*.err.log 2>/dev/null; exit 1; }
+	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
+
+pyz: $(STAMP)
+	$(BIN)/python scripts/build_pyz.py _build/selfcheck.pyz
+
+system-deps:
+	@scripts/system-deps.sh
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.in
+	{ echo "# Pinned toolchain (generated from requirements.in by 'make lock'; do not edit by hand)."; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > requirements.txt
+
+clean:
+	rm -rf _build

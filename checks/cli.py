@@ -1,0 +1,140 @@
+"""The command line: `selfcheck` / `python -m checks` / `python3 selfcheck.pyz`.
+
+Exit status: 0 nothing failed; 1 something failed; 2 usage or expectations error; 3 nothing
+failed but the checker itself broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional, Sequence, TextIO
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHECKER = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that says what is wrong in one line and exits 2, never a traceback."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n(run '{self.prog} --help' for the options)\n")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds between 0 and 600")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = _Parser(
+        prog="selfcheck",
+        description="Check that your SSH keys, your Jupyter tunnel and your server's resources "
+                    "meet the assignment's expectations, and say exactly how to fix what doesn't.",
+        epilog="Other commands: 'selfcheck explain \"<error text>\"' explains an error message you "
+               "saw; 'selfcheck collect DIR --csv grades.csv' gathers students' JSON reports.",
+    )
+    which = p.add_argument_group("what to check")
+    which.add_argument("--assignment", metavar="ID", help="a shipped assignment (default: methodology-1)")
+    which.add_argument("--expectations", metavar="FILE", help="an instructor's expectations file (TOML)")
+    which.add_argument("--side", choices=["laptop", "jumpbox", "server"],
+                       help="where this runs (default: detected)")
+    which.add_argument("--only", metavar="ID[,ID]", help="only these check ids or areas, e.g. ssh,tunnel.url")
+    which.add_argument("--list", action="store_true", help="list every check id with its description")
+    which.add_argument("--live", action="store_true", help="also run checks that contact the login host")
+    inputs = p.add_argument_group("what to check against")
+    inputs.add_argument("--url", help="the Jupyter URL the launch script printed (its token is never shown)")
+    inputs.add_argument("--user", help="your username on the cluster")
+    inputs.add_argument("--pubkey", metavar="KEY|FILE|FINGERPRINT",
+                        help="the public key the server side should find in authorized_keys")
+    inputs.add_argument("--home", metavar="DIR", help="whose SSH files to check (default: yours)")
+    inputs.add_argument("--procfs", metavar="PATH", help="the /proc to read (default: /proc)")
+    inputs.add_argument("--sysfs", metavar="PATH", help="the /sys to read (default: /sys)")
+    inputs.add_argument("--compare", metavar="REPORT.json",
+                        help="compare package versions with another side's JSON report")
+    inputs.add_argument("--timeout", type=_positive, default=3.0, metavar="SECONDS",
+                        help="time bound for each network probe (default: 3)")
+    out = p.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print one JSON report (the one you submit)")
+    out.add_argument("-v", "--verbose", action="store_true", help="show expected and observed values and details")
+    out.add_argument("--fix", action="store_true",
+                     help="tighten file permissions that ssh refuses (never creates, moves or deletes a key)")
+    out.add_argument("--version", action="version", version=f"selfcheck {__version__}")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None,
+         stderr: Optional[TextIO] = None) -> int:
+    """Run the command line; returns the exit status."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    args: List[str] = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args and args[0] == "explain":
+            from .explain import main as explain_main
+
+            return explain_main(args[1:], stdout, stderr)
+        if args and args[0] == "collect":
+            from .collect import main as collect_main
+
+            return collect_main(args[1:], stdout, stderr)
+        return _run(args, stdout, stderr)
+    except KeyboardInterrupt:
+        stderr.write("interrupted\n")
+        return 130
+
+
+def _run(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
+    from . import render, runner
+    from .expectations import ExpectationsError
+    from .registry import all_checks, unknown_selectors
+
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if ns.assignment and ns.expectations:
+        stderr.write("selfcheck: give --assignment or --expectations, not both\n")
+        return EXIT_USAGE
+    if ns.list:
+        specs = all_checks()
+        width = max(len(s.id) for s in specs)
+        for spec in specs:
+            stdout.write(f"{spec.id:<{width}}  {spec.description}\n")
+        return EXIT_OK
+    only = [s.strip() for s in ns.only.split(",")] if ns.only else None
+    if only:
+        unknown = unknown_selectors(only)
+        if unknown:
+            stderr.write(f"selfcheck: --only names no check: {', '.join(unknown)} "
+                         "(run 'selfcheck --list' for the ids)\n")
+            return EXIT_USAGE
+    try:
+        ctx = runner.make_context(
+            assignment=ns.expectations or ns.assignment, side=ns.side, url=ns.url, user=ns.user,
+            pubkey=ns.pubkey, home=ns.home, procfs=ns.procfs, sysfs=ns.sysfs, live=ns.live,
+            fix=ns.fix, timeout=ns.timeout, verbose=ns.verbose, compare=ns.compare)
+    except ExpectationsError as exc:
+        stderr.write(f"selfcheck: {exc}\n")
+        return EXIT_USAGE
+    except runner.UsageError as exc:
+        stderr.write(f"selfcheck: {exc}\n")
+        return EXIT_USAGE
+    report = runner.run(ctx, only)
+    if ns.json:
+        stdout.write(render.json_text(report))
+        for change in ctx.changes:  # stdout holds only the JSON document
+            stderr.write(f"changed: {ctx.redactor(change)}\n")
+    else:
+        stdout.write(render.text(report, color=render.use_color(stdout), ascii_only=not render.can_encode(stdout),
+                                 verbose=ns.verbose, docs_url=ctx.expectations.docs_url))
+        for change in ctx.changes:
+            stdout.write(f"changed: {ctx.redactor(change)}\n")
+    return report.exit_code

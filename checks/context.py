@@ -1,0 +1,153 @@
+"""Everything a check reads comes through a `Context`.
+
+Home directory, `/proc` and `/sys` roots, environment variables, `PATH` and the subprocess
+runner, sockets and the clock: tests point a context at fixture trees and real servers, and
+no check reads the real machine behind its back.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+from .expectations import Expectations
+from .platform import Platform
+from .redact import Redactor
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The outcome of a subprocess run through the context."""
+
+    argv: tuple
+    returncode: Optional[int]  # None when it could not run or timed out
+    stdout: str = ""
+    stderr: str = ""
+    missing: bool = False  # the program is not installed (or not on PATH)
+    timed_out: bool = False
+    error: str = ""  # why it could not start, when it could not
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def output(self) -> str:
+        return (self.stdout or "") + (self.stderr or "")
+
+
+@dataclass
+class Options:
+    """What the student asked for on the command line (or in `checks.run`)."""
+
+    url: Optional[str] = None
+    user: Optional[str] = None
+    pubkey: Optional[str] = None
+    live: bool = False
+    fix: bool = False
+    timeout: float = 3.0
+    verbose: bool = False
+    compare: Optional[str] = None
+
+
+@dataclass
+class Context:
+    """The one door through which checks see the machine."""
+
+    expectations: Expectations
+    side: str = "laptop"
+    side_reason: str = ""
+    home: Path = field(default_factory=Path.home)
+    procfs: Path = Path("/proc")
+    sysfs: Path = Path("/sys")
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    platform: Platform = field(default_factory=Platform.current)
+    options: Options = field(default_factory=Options)
+    cwd: Path = field(default_factory=Path.cwd)
+    clock: Callable[[], float] = time.time
+    redactor: Redactor = field(default_factory=Redactor)
+    changes: List[str] = field(default_factory=list)  # what --fix did, in order
+    _memo: Dict[Any, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # -- shared probes ---------------------------------------------------------------------
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Compute a probe once per run; several checks read the same `ssh -G`, say."""
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = compute()
+        with self._lock:
+            return self._memo.setdefault(key, value)
+
+    # -- programs ----------------------------------------------------------------------------
+
+    @property
+    def path_dirs(self) -> List[str]:
+        return [p for p in self.env.get("PATH", "").split(os.pathsep) if p]
+
+    def which(self, name: str) -> Optional[str]:
+        """The program `name` as found on this context's PATH, or None."""
+        import shutil
+
+        return shutil.which(name, path=os.pathsep.join(self.path_dirs))
+
+    def run(self, argv: Sequence[str], timeout: float = 10.0, input: Optional[str] = None) -> Completed:
+        """Run a program with a time bound; never raises for a missing or hung program."""
+        argv = tuple(str(a) for a in argv)
+        exe = self.which(argv[0]) if os.sep not in argv[0] else argv[0]
+        if exe is None:
+            return Completed(argv, None, missing=True, error=f"{argv[0]} is not on PATH")
+        try:
+            proc = subprocess.run(
+                (exe,) + argv[1:],
+                input=input,
+                stdin=None if input is not None else subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout,
+                env=dict(self.env),
+                cwd=str(self.cwd),
+            )
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            return Completed(argv, None, out, err, timed_out=True, error=f"no answer within {timeout:g} s")
+        except FileNotFoundError:
+            return Completed(argv, None, missing=True, error=f"{argv[0]} is not installed")
+        except OSError as exc:
+            return Completed(argv, None, error=f"{argv[0]} could not start: {exc.strerror or exc}")
+        return Completed(argv, proc.returncode, proc.stdout, proc.stderr)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def proc_path(self, *parts: str) -> Path:
+        return self.procfs.joinpath(*parts)
+
+    def sys_path(self, *parts: str) -> Path:
+        return self.sysfs.joinpath(*parts)
+
+    def read_text(self, path: Path, limit: int = 1 << 20) -> Optional[str]:
+        """A small text file's content, or None when it cannot be read."""
+        try:
+            with open(path, "rb") as handle:
+                return handle.read(limit).decode("utf-8", errors="replace")
+        except OSError:
+            return None
+
+    def note_change(self, what: str) -> None:
+        """Record something `--fix` changed, so the report says what it did."""
+        self.changes.append(what)
+
+    # -- secrets -----------------------------------------------------------------------------
+
+    def secret(self, value: Optional[str]) -> None:
+        """Register a value (a Jupyter token) that must never appear in any output."""
+        self.redactor.add(value)

@@ -1,0 +1,229 @@
+"""Assignment expectations: one TOML file per assignment, a public contract for instructors.
+
+`load(ID or path)` returns a validated, frozen `Expectations`. A bad file raises
+`ExpectationsError` with a message that names the key and what was expected; the CLI turns it
+into exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+DEFAULT_ASSIGNMENT = "methodology-1"
+
+
+def _shipped():
+    """The folder of shipped assignments: a directory, or a folder inside selfcheck.pyz."""
+    from importlib.resources import files
+
+    return files("checks") / "assignments"
+
+
+class ExpectationsError(ValueError):
+    """An expectations file that cannot be used, with a message for its author."""
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What an assignment expects of the student's setup."""
+
+    id: str
+    title: str
+    checks: Tuple[str, ...]
+    login_host: str = "dsmlp-login.ucsd.edu"
+    launch_script: str = "launch-scipy-ml.sh"
+    gpu_launch_script: str = "launch-scipy-ml-gpu.sh"
+    key_types: Tuple[str, ...] = ("ed25519", "ecdsa", "rsa")
+    min_rsa_bits: int = 2048
+    recommended_rsa_bits: int = 3072
+    local_port: int = 8889
+    forward_host: str = "127.0.0.1"
+    cpus: float = 2
+    memory_gb: float = 8
+    gpus: int = 0
+    min_free_disk_gb: float = 1.0
+    python: Optional[str] = None
+    packages: Tuple[Tuple[str, str], ...] = ()
+    docs_url: str = ""
+    source: str = ""
+
+    def launch_command(self, cpus: Optional[float] = None, memory_gb: Optional[float] = None,
+                       gpus: Optional[int] = None) -> str:
+        """The launch command that asks for these resources (the assignment's by default)."""
+        cpus = self.cpus if cpus is None else cpus
+        memory_gb = self.memory_gb if memory_gb is None else memory_gb
+        gpus = self.gpus if gpus is None else gpus
+        script = self.gpu_launch_script if gpus else self.launch_script
+        parts = [script, "-c", _num(cpus), "-m", _num(memory_gb)]
+        if gpus and gpus != 1:
+            parts += ["-g", str(gpus)]
+        return " ".join(parts)
+
+    def includes(self, check_id: str) -> bool:
+        """Whether the assignment names this check, or its whole area."""
+        return any(check_id == sel or check_id.startswith(sel + ".") for sel in self.checks)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+# The schema: section -> key -> (python types, required, description, Expectations field).
+_Spec = Tuple[tuple, bool, str, str]
+_SCHEMA: Dict[str, Dict[str, _Spec]] = {
+    "": {
+        "id": ((str,), True, "a short identifier such as \"methodology-1\"", "id"),
+        "title": ((str,), True, "the assignment's title", "title"),
+        "checks": ((list,), True, "a list of check ids or areas, such as [\"ssh\", \"tunnel\"]", "checks"),
+        "docs_url": ((str,), False, "the address of the published book, ending in /", "docs_url"),
+    },
+    "server": {
+        "login_host": ((str,), True, "a host name such as \"dsmlp-login.ucsd.edu\"", "login_host"),
+        "launch_script": ((str,), True, "the launch script's name", "launch_script"),
+        "gpu_launch_script": ((str,), False, "the GPU launch script's name", "gpu_launch_script"),
+    },
+    "ssh": {
+        "key_types": ((list,), True, "a list of key types from ed25519, ecdsa, rsa", "key_types"),
+        "min_rsa_bits": ((int,), True, "a whole number of bits, at least 1024", "min_rsa_bits"),
+        "recommended_rsa_bits": ((int,), False, "a whole number of bits", "recommended_rsa_bits"),
+    },
+    "tunnel": {
+        "local_port": ((int,), True, "a port number from 1024 to 65535", "local_port"),
+        "forward_host": ((str,), True, "the host the tunnel forwards to, such as \"127.0.0.1\"",
+                         "forward_host"),
+    },
+    "resources": {
+        "cpus": ((int, float), True, "a number of CPUs, such as 2", "cpus"),
+        "memory_gb": ((int, float), True, "memory in GB, such as 8", "memory_gb"),
+        "gpus": ((int,), True, "a whole number of GPUs, such as 0", "gpus"),
+        "min_free_disk_gb": ((int, float), False, "free disk space in GB", "min_free_disk_gb"),
+    },
+    "env": {
+        "python": ((str,), False, "a version range such as \">=3.9\"", "python"),
+        "packages": ((dict,), False, "a table of package = \"version range\"", "packages"),
+    },
+}
+
+KEY_TYPES = ("ed25519", "ecdsa", "rsa")
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def available() -> List[str]:
+    """The ids of the assignments shipped with the package."""
+    return sorted(p.name[:-5] for p in _shipped().iterdir() if p.name.endswith(".toml"))
+
+
+def load(name_or_path: Union[str, Path, None] = None) -> Expectations:
+    """Load a shipped assignment by id, or an instructor's file by path."""
+    name = str(name_or_path) if name_or_path is not None else DEFAULT_ASSIGNMENT
+    path = Path(name)
+    if path.suffix == ".toml" or path.exists():
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ExpectationsError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return parse(raw, source=str(path))
+    shipped = _shipped() / f"{name}.toml"
+    if "/" in name or "\\" in name or not shipped.is_file():
+        known = ", ".join(available()) or "none"
+        raise ExpectationsError(f"no assignment called {name!r}; the known ones are: {known}")
+    return parse(shipped.read_bytes(), source=f"{name}.toml")
+
+
+def parse(raw: Union[bytes, str], source: str = "<expectations>") -> Expectations:
+    """Validate TOML text against the schema and build `Expectations`."""
+    from ._toml import TOMLDecodeError, loads
+
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    try:
+        data = loads(text)
+    except TOMLDecodeError as exc:
+        raise ExpectationsError(f"{source}: not valid TOML: {exc}") from None
+    values: Dict[str, Any] = {"source": source}
+    problems: List[str] = []
+    for key in data:
+        if key not in _SCHEMA and key not in _SCHEMA[""]:
+            problems.append(f"unknown key {key!r} (known: {', '.join(_known(''))})")
+    for section, keys in _SCHEMA.items():
+        table: Mapping[str, Any] = data if section == "" else data.get(section, {})
+        where = f"[{section}]" if section else "the top level"
+        if not isinstance(table, dict):
+            problems.append(f"{section!r} must be a table ([{section}])")
+            continue
+        for key in table:
+            if section and key not in keys:
+                problems.append(f"unknown key {section}.{key} in {where} (known: {', '.join(_known(section))})")
+        for key, (types, required, expected, attr) in keys.items():
+            name = f"{section}.{key}" if section else key
+            if key not in table:
+                if required:
+                    problems.append(f"missing {name}: expected {expected}")
+                continue
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, types):
+                problems.append(f"{name} is {_describe(value)}: expected {expected}")
+                continue
+            values[attr] = value
+    if not problems:
+        problems = _semantic_problems(values)
+    if problems:
+        raise ExpectationsError(f"{source}: " + "; ".join(problems))
+    values["checks"] = tuple(values["checks"])
+    values["key_types"] = tuple(values["key_types"])
+    values["packages"] = tuple(sorted(values.get("packages", {}).items()))
+    return Expectations(**values)
+
+
+def _semantic_problems(values: Dict[str, Any]) -> List[str]:
+    problems = []
+    if not _ID_RE.match(values["id"]):
+        problems.append(f"id {values['id']!r}: expected lowercase letters, digits, '.', '_' or '-'")
+    for item in values["checks"]:
+        if not isinstance(item, str) or not item:
+            problems.append(f"checks holds {_describe(item)}: expected check ids or areas (strings)")
+    for item in values["key_types"]:
+        if item not in KEY_TYPES:
+            problems.append(f"ssh.key_types holds {item!r}: expected some of {', '.join(KEY_TYPES)}")
+    if values["min_rsa_bits"] < 1024:
+        problems.append(f"ssh.min_rsa_bits is {values['min_rsa_bits']}: expected at least 1024 "
+                        "(OpenSSH refuses smaller RSA keys)")
+    if values.get("recommended_rsa_bits", values["min_rsa_bits"]) < values["min_rsa_bits"]:
+        problems.append("ssh.recommended_rsa_bits is below ssh.min_rsa_bits: expected at least as many bits")
+    if not 1 <= values["local_port"] <= 65535:
+        problems.append(f"tunnel.local_port is {values['local_port']}: expected a port from 1024 to 65535")
+    elif values["local_port"] < 1024:
+        problems.append(f"tunnel.local_port is {values['local_port']}: expected 1024 or more "
+                        "(lower ports need administrator rights on a laptop)")
+    for key in ("cpus", "memory_gb"):
+        if values[key] <= 0:
+            problems.append(f"resources.{key} is {values[key]}: expected a number above 0")
+    if values["gpus"] < 0:
+        problems.append(f"resources.gpus is {values['gpus']}: expected 0 or more")
+    for name, spec in values.get("packages", {}).items():
+        if not isinstance(spec, str):
+            problems.append(f"env.packages.{name} is {_describe(spec)}: expected a version range string")
+    return problems
+
+
+def _known(section: str) -> List[str]:
+    if section:
+        return list(_SCHEMA[section])
+    return list(_SCHEMA[""]) + [f"[{s}]" for s in _SCHEMA if s]
+
+
+def _describe(value: Any) -> str:
+    kinds = {bool: "a boolean", int: "a whole number", float: "a number", str: "a string",
+             list: "a list", dict: "a table"}
+    return f"{kinds.get(type(value), type(value).__name__)} ({value!r})"
+
+
+def schema_rows() -> List[Tuple[str, str, bool]]:
+    """(key, what is expected, required) for every key: the instructor guide's table."""
+    rows = []
+    for section, keys in _SCHEMA.items():
+        for key, (_types, required, expected, _attr) in keys.items():
+            rows.append((f"{section}.{key}" if section else key, expected, required))
+    return rows

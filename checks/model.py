@@ -1,0 +1,193 @@
+"""The result model: what a check found, how to fix it, and a whole run's report.
+
+Everything here is plain data. Checks build `Verdict`s; the runner turns each into a
+`Result` (adding the check's id, title and docs link); a `Report` holds a run. Rendering
+lives in `render`, so this module never prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+
+class Status(str, Enum):
+    """How a check ended. The string values are public (JSON reports, grading)."""
+
+    PASS = "pass"  # meets the assignment's expectation
+    WARN = "warn"  # works, but not as the assignment recommends
+    FAIL = "fail"  # the student must act
+    SKIP = "skip"  # does not apply here; never a failure
+    ERROR = "error"  # the checker itself broke
+
+    def __str__(self) -> str:  # so f-strings give "pass", not "Status.PASS"
+        return self.value
+
+
+STATUS_ORDER: Tuple[Status, ...] = (Status.PASS, Status.WARN, Status.FAIL, Status.SKIP, Status.ERROR)
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What to do: one imperative sentence, then commands the student can paste."""
+
+    text: str
+    commands: Tuple[str, ...] = ()
+
+    def __init__(self, text: str, commands: Sequence[str] = ()) -> None:
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "commands", tuple(commands))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"text": self.text, "commands": list(self.commands)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check function returns: a status and what was observed."""
+
+    status: Status
+    summary: str
+    fix: Optional[Fix] = None
+    expected: Any = None
+    observed: Any = None
+    details: Tuple[str, ...] = ()
+
+
+def _verdict(status: Status, summary: str, fix: Optional[Fix], expected: Any, observed: Any,
+             details: Sequence[str]) -> Verdict:
+    return Verdict(status, summary, fix, expected, observed, tuple(details))
+
+
+def passed(summary: str, *, expected: Any = None, observed: Any = None,
+           details: Sequence[str] = ()) -> Verdict:
+    """The check met its expectation."""
+    return _verdict(Status.PASS, summary, None, expected, observed, details)
+
+
+def warned(summary: str, fix: Optional[Fix] = None, *, expected: Any = None,
+           observed: Any = None, details: Sequence[str] = ()) -> Verdict:
+    """It works, but not as the assignment recommends."""
+    return _verdict(Status.WARN, summary, fix, expected, observed, details)
+
+
+def failed(summary: str, fix: Optional[Fix] = None, *, expected: Any = None,
+           observed: Any = None, details: Sequence[str] = ()) -> Verdict:
+    """The student must act; `fix` says how."""
+    return _verdict(Status.FAIL, summary, fix, expected, observed, details)
+
+
+def skipped(reason: str, *, details: Sequence[str] = ()) -> Verdict:
+    """The check does not apply here; `reason` says why."""
+    return _verdict(Status.SKIP, reason, None, None, None, details)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One check's outcome, as reported, rendered and graded."""
+
+    id: str
+    status: Status
+    title: str
+    summary: str
+    fix: Optional[Fix] = None
+    expected: Any = None
+    observed: Any = None
+    details: Tuple[str, ...] = ()
+    docs: str = ""
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in (Status.FAIL, Status.ERROR)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The public JSON form of one result (schema 1)."""
+        return {
+            "id": self.id,
+            "status": self.status.value,
+            "title": self.title,
+            "summary": self.summary,
+            "fix": self.fix.to_dict() if self.fix else None,
+            "expected": _jsonable(self.expected),
+            "observed": _jsonable(self.observed),
+            "docs": self.docs,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values only, so a report always serialises."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A whole run: its results and where it ran. Renders as text, HTML and JSON."""
+
+    results: Tuple[Result, ...]
+    side: str = ""
+    assignment: str = ""
+    user: str = ""
+    host: str = ""
+    created: str = ""
+    tool_version: str = ""
+    secrets: Tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def counts(self) -> Dict[str, int]:
+        counts = {s.value: 0 for s in STATUS_ORDER}
+        for result in self.results:
+            counts[result.status.value] += 1
+        return counts
+
+    @property
+    def exit_code(self) -> int:
+        """0 nothing failed; 1 something failed; 3 nothing failed but the checker broke."""
+        counts = self.counts
+        if counts["fail"]:
+            return 1
+        if counts["error"]:
+            return 3
+        return 0
+
+    def __getitem__(self, check_id: str) -> Result:
+        for result in self.results:
+            if result.id == check_id:
+                return result
+        raise KeyError(check_id)
+
+    def to_dict(self) -> Dict[str, Any]:
+        from . import render
+
+        return render.report_dict(self)
+
+    def to_json(self) -> str:
+        from . import render
+
+        return render.json_text(self)
+
+    def __str__(self) -> str:
+        from . import render
+
+        return render.text(self, color=False)
+
+    def _repr_html_(self) -> str:
+        from . import render
+
+        return render.html(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+def status_list(results: List[Result]) -> Dict[str, str]:
+    """Check id → status word, the shape graders and tests compare."""
+    return {r.id: r.status.value for r in results}

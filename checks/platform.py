@@ -1,0 +1,169 @@
+"""The platform layer: the one place that knows which operating system this is.
+
+Checks never read `sys.platform` or call `os.stat` for permissions themselves; they ask the
+context's `Platform`. Windows-only code lives inside methods, so this module imports on every
+system, and tests drive the Windows logic on Linux through `FakeWindowsPlatform`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as _stat
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+LINUX, MACOS, WINDOWS = "linux", "macos", "windows"
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What the permission checks need to know about one path."""
+
+    path: Path
+    exists: bool
+    mode: int = 0  # permission bits only (st_mode & 0o7777)
+    uid: int = -1
+    is_file: bool = False
+    is_dir: bool = False
+    is_link: bool = False
+
+
+@dataclass(frozen=True)
+class Ace:
+    """One allow entry of a Windows access list: who, and whether it lets them write."""
+
+    principal: str
+    sid: str
+    rights: str  # icacls' letters, e.g. "(F)", "(R)", "(RX)", "(M)"
+
+    @property
+    def grants_write(self) -> bool:
+        return any(tag in self.rights for tag in ("(F)", "(M)", "(W)", "(WD)", "(AD)", "WA", "WEA"))
+
+
+class Platform:
+    """The real machine's platform, chosen once."""
+
+    name: str = LINUX
+
+    def __init__(self, name: Optional[str] = None) -> None:
+        if name is None:
+            if sys.platform.startswith("win"):
+                name = WINDOWS
+            elif sys.platform == "darwin":
+                name = MACOS
+            else:
+                name = LINUX
+        self.name = name
+
+    @classmethod
+    def current(cls) -> "Platform":
+        return cls()
+
+    @property
+    def is_windows(self) -> bool:
+        return self.name == WINDOWS
+
+    @property
+    def posix_modes(self) -> bool:
+        """Whether mode bits mean what OpenSSH thinks they mean here."""
+        return not self.is_windows
+
+    def uid(self) -> int:
+        getuid = getattr(os, "getuid", None)
+        return getuid() if getuid else -1
+
+    def user_name(self) -> str:
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except Exception:  # noqa: BLE001 - getpass raises several kinds when no name is known
+            return ""
+
+    def stat(self, path: Path, follow: bool = True) -> FileInfo:
+        try:
+            st = os.stat(path) if follow else os.lstat(path)
+        except OSError:
+            return FileInfo(Path(path), False)
+        try:
+            is_link = _stat.S_ISLNK(os.lstat(path).st_mode)
+        except OSError:
+            is_link = False
+        return FileInfo(Path(path), True, _stat.S_IMODE(st.st_mode), getattr(st, "st_uid", -1),
+                        _stat.S_ISREG(st.st_mode), _stat.S_ISDIR(st.st_mode), is_link)
+
+    def chmod(self, path: Path, mode: int) -> None:
+        os.chmod(path, mode)
+
+    # -- Windows ---------------------------------------------------------------------------
+
+    def acl(self, path: Path) -> Tuple[Optional[str], List[Ace]]:
+        """The owner and allow entries of a file's access list (Windows only)."""
+        proc = subprocess.run(["icacls", str(path)], capture_output=True, text=True, timeout=10,
+                              errors="replace")
+        return None, parse_icacls(proc.stdout, str(path))
+
+    def current_user_principal(self) -> str:
+        domain = os.environ.get("USERDOMAIN", "")
+        user = os.environ.get("USERNAME", self.user_name())
+        return f"{domain}\\{user}" if domain else user
+
+
+# Principals Win32-OpenSSH accepts besides the user (w32-sshfileperm.c).
+WINDOWS_TRUSTED = ("NT AUTHORITY\\SYSTEM", "BUILTIN\\Administrators", "NT SERVICE\\TrustedInstaller")
+WINDOWS_TRUSTED_SIDS = ("S-1-5-18", "S-1-5-32-544", "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464")
+
+
+def parse_icacls(output: str, path: str) -> List[Ace]:
+    """Allow entries from `icacls <file>` output ("<path> DOMAIN\\user:(I)(F)" lines)."""
+    aces: List[Ace] = []
+    for raw in output.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("Successfully processed"):
+            continue
+        if line.startswith(path):
+            line = line[len(path):].strip()
+        if ":" not in line:
+            continue
+        principal, _, rights = line.rpartition(":(")
+        if not principal:
+            continue
+        rights = "(" + rights
+        if "(DENY)" in rights:
+            continue  # OpenSSH ignores deny entries
+        sid = principal if principal.startswith("*S-1-") else ""
+        aces.append(Ace(principal.lstrip("*"), sid.lstrip("*"), rights))
+    return aces
+
+
+class FakeWindowsPlatform(Platform):
+    """A Windows platform for tests on Linux: ACLs come from a table, not from icacls.
+
+    The real Win32-OpenSSH ACL walk cannot run here (there is no Windows), so tests check our
+    reading of its rule through this fake.
+    """
+
+    def __init__(self, user: str = "LAPTOP\\student", acls: Optional[dict] = None) -> None:
+        super().__init__(WINDOWS)
+        self._user = user
+        self.acls = acls or {}
+
+    def uid(self) -> int:
+        return -1
+
+    def user_name(self) -> str:
+        return self._user.split("\\")[-1]
+
+    def current_user_principal(self) -> str:
+        return self._user
+
+    def acl(self, path: Path) -> Tuple[Optional[str], List[Ace]]:
+        owner, aces = self.acls.get(str(path), (self._user, [Ace(self._user, "", "(F)")]))
+        return owner, list(aces)
+
+    def chmod(self, path: Path, mode: int) -> None:
+        raise OSError("chmod does not set Windows permissions")

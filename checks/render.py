@@ -1,0 +1,200 @@
+"""Rendering: the only module that turns reports into text, HTML and JSON.
+
+Every string passes through the redactor before it is shown, so a Jupyter token never appears
+in any view. Output is deterministic (no random symbols, sorted JSON keys), so golden files can
+pin it.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import json
+from typing import Any, Dict, List, Optional
+
+from .model import STATUS_ORDER, Report, Result, Status
+from .redact import Redactor
+
+SCHEMA_VERSION = 1
+
+SYMBOLS = {Status.PASS: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.SKIP: "–", Status.ERROR: "☠"}
+ASCII_SYMBOLS = {Status.PASS: "+", Status.WARN: "!", Status.FAIL: "x", Status.SKIP: "-", Status.ERROR: "E"}
+_COLORS = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.SKIP: "2", Status.ERROR: "35"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def footer(report: Report) -> str:
+    """One line that says whether the student has anything to do."""
+    c = report.counts
+    total = len(report.results)
+    problems = c["fail"] + c["error"]
+    parts = [f"{c['pass']} passed"]
+    if c["warn"]:
+        parts.append(_plural(c["warn"], "warning"))
+    if c["fail"]:
+        parts.append(f"{c['fail']} failed")
+    if c["skip"]:
+        parts.append(f"{c['skip']} skipped")
+    if c["error"]:
+        parts.append(_plural(c["error"], "checker error"))
+    tally = ", ".join(parts)
+    if total == 0:
+        return "no checks ran"
+    if problems:
+        what = _plural(problems, "problem")
+        tail = " (a checker error is a bug in the checker: please report it)" if c["error"] else ""
+        return f"{what} found — fixes above ({tally}){tail}"
+    if c["pass"] == total:
+        return f"all {total} checks passed" if total != 1 else "the check passed"
+    return f"no problems found ({tally})"
+
+
+def text(report: Report, *, color: bool = False, ascii_only: bool = False, verbose: bool = False,
+         docs_url: str = "") -> str:
+    """The terminal view: one line per check, the fix indented under each problem."""
+    redact = Redactor(report.secrets)
+    symbols = ASCII_SYMBOLS if ascii_only else SYMBOLS
+    width = max([len(r.id) for r in report.results] + [10])
+    lines: List[str] = []
+    head = f"Self-check: {report.assignment or 'no assignment'} on the {report.side or 'unknown side'}"
+    if report.user:
+        head += f" (user {report.user})"
+    lines.append(head)
+    for result in report.results:
+        mark = f"{symbols[result.status]} {result.status.value:<5}"
+        if color:
+            mark = f"\033[{_COLORS[result.status]}m{mark}\033[0m"
+        lines.append(f"{mark}  {result.id:<{width}}  {result.summary}")
+        pad = " " * 10
+        if result.fix and result.status in (Status.FAIL, Status.WARN, Status.ERROR):
+            lines.append(f"{pad}Fix: {result.fix.text}")
+            for command in result.fix.commands:
+                lines.append(f"{pad}    {command}")
+        if verbose:
+            if result.expected is not None:
+                lines.append(f"{pad}expected: {_plain(result.expected)}")
+            if result.observed is not None:
+                lines.append(f"{pad}observed: {_plain(result.observed)}")
+            for detail in result.details:
+                lines.append(f"{pad}| {detail}")
+        if result.docs and result.status in (Status.FAIL, Status.WARN) and (verbose or result.fix):
+            lines.append(f"{pad}Read more: {docs_url}{result.docs}")
+    lines.append(footer(report))
+    out = redact("\n".join(lines)) + "\n"
+    if ascii_only:
+        out = out.replace("—", "-").encode("ascii", "replace").decode("ascii")
+    return out
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
+def report_dict(report: Report) -> Dict[str, Any]:
+    """The JSON report (schema 1): what a student submits and instructors collect."""
+    redact = Redactor(report.secrets)
+    doc = {
+        "schema": SCHEMA_VERSION,
+        "tool_version": report.tool_version,
+        "side": report.side,
+        "assignment": report.assignment,
+        "user": report.user,
+        "host": report.host,
+        "created": report.created,
+        "results": [_result_dict(r) for r in report.results],
+        "counts": report.counts,
+    }
+    return _redact_tree(doc, redact)
+
+
+def _result_dict(result: Result) -> Dict[str, Any]:
+    full = result.to_dict()
+    return {key: full[key] for key in ("id", "status", "title", "summary", "fix", "expected", "observed")}
+
+
+def _redact_tree(value: Any, redact: Redactor) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): _redact_tree(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(v, redact) for v in value]
+    return value
+
+
+def json_text(report: Report) -> str:
+    """The JSON document, keys sorted, as printed by `--json`."""
+    redact = Redactor(report.secrets)
+    return redact(json.dumps(report_dict(report), sort_keys=True, indent=2, ensure_ascii=False)) + "\n"
+
+
+_CSS = (
+    ".selfcheck-report table{border-collapse:collapse;width:100%}"
+    ".selfcheck-report th,.selfcheck-report td{border:1px solid #8a8a8a;padding:4px 8px;"
+    "text-align:left;vertical-align:top}"
+    ".selfcheck-report .sc-pass{color:#0a6b2d}.selfcheck-report .sc-warn{color:#7a4d00}"
+    ".selfcheck-report .sc-fail{color:#a4141d}.selfcheck-report .sc-skip{color:#555}"
+    ".selfcheck-report .sc-error{color:#6b1f7a}.selfcheck-report .sc-status{white-space:nowrap;font-weight:bold}"
+    ".selfcheck-report pre{margin:4px 0;white-space:pre-wrap}"
+)
+
+
+def html(report: Report, *, docs_url: str = "") -> str:
+    """The notebook view: an accessible table. Status is a symbol and a word, never colour alone."""
+    redact = Redactor(report.secrets)
+
+    def esc(value: Any) -> str:
+        return _html.escape(redact(str(value)), quote=True)
+
+    rows = []
+    for r in report.results:
+        fix = ""
+        if r.fix and r.status in (Status.FAIL, Status.WARN, Status.ERROR):
+            fix = f"<p>{esc(r.fix.text)}</p>"
+            if r.fix.commands:
+                fix += "<pre><code>" + esc("\n".join(r.fix.commands)) + "</code></pre>"
+        if r.docs and r.status in (Status.FAIL, Status.WARN):
+            fix += f'<p><a href="{esc(docs_url + r.docs)}">Read more about {esc(r.title.lower())}</a></p>'
+        rows.append(
+            f'<tr class="sc-{r.status.value}">'
+            f'<td class="sc-status sc-{r.status.value}">{SYMBOLS[r.status]} {r.status.value}</td>'
+            f"<td><code>{esc(r.id)}</code><br>{esc(r.title)}</td>"
+            f"<td>{esc(r.summary)}</td><td>{fix}</td></tr>"
+        )
+    caption = f"Self-check results: {esc(report.assignment or 'no assignment')}, {esc(report.side or 'unknown side')}"
+    return (
+        f'<div class="selfcheck-report"><style>{_CSS}</style>'
+        f"<table><caption>{caption}</caption>"
+        '<thead><tr><th scope="col">Status</th><th scope="col">Check</th>'
+        '<th scope="col">What was found</th><th scope="col">How to fix it</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<p><strong>{esc(footer(report))}</strong></p></div>"
+    )
+
+
+def can_encode(stream: Any, sample: str = "✓✗–☠—") -> bool:
+    """Whether a stream's encoding can show the status symbols (else use ASCII)."""
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    try:
+        sample.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def use_color(stream: Any, env: Optional[Dict[str, str]] = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set."""
+    import os
+
+    env = os.environ if env is None else env
+    if "NO_COLOR" in env or env.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+__all__ = ["text", "html", "json_text", "report_dict", "footer", "SYMBOLS", "STATUS_ORDER"]

@@ -1,0 +1,172 @@
+"""The runner: runs selected checks in order, each guarded and time-bounded.
+
+A check outside its side or platform is SKIP with the reason; a check whose prerequisite failed
+is SKIP "blocked by: <id>"; an unexpected exception or a check that outlives its bound is ERROR,
+and the run goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from datetime import datetime, timezone
+from typing import Dict, Iterable, List, Optional
+
+from .context import Context
+from .model import Report, Result, Status, Verdict
+from .registry import CheckSpec
+
+BUG = "a bug in the checker, please report it"
+
+
+def run_specs(ctx: Context, specs: Iterable[CheckSpec]) -> Report:
+    """Run the given checks against the context and gather a report."""
+    results: List[Result] = []
+    by_id: Dict[str, Result] = {}
+    for spec in specs:
+        started = time.monotonic()
+        verdict = _gate(ctx, spec, by_id) or _guarded(ctx, spec)
+        result = Result(
+            id=spec.id, status=verdict.status, title=spec.title,
+            summary=verdict.summary, fix=verdict.fix, expected=verdict.expected,
+            observed=verdict.observed, details=verdict.details, docs=spec.docs,
+            duration=time.monotonic() - started,
+        )
+        results.append(result)
+        by_id[spec.id] = result
+    return Report(
+        results=tuple(results),
+        side=ctx.side,
+        assignment=ctx.expectations.id,
+        user=report_user(ctx),
+        host=_hostname(),
+        created=datetime.fromtimestamp(ctx.clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        tool_version=_version(),
+        secrets=ctx.redactor.secrets,
+    )
+
+
+def _gate(ctx: Context, spec: CheckSpec, done: Dict[str, Result]) -> Optional[Verdict]:
+    """A SKIP verdict when the check does not apply here, else None."""
+    if ctx.side not in spec.sides:
+        where = " or ".join(sorted(spec.sides, key=["laptop", "jumpbox", "server"].index))
+        return Verdict(Status.SKIP, f"runs on the {where}; this is the {ctx.side}")
+    if spec.platforms is not None and ctx.platform.name not in spec.platforms:
+        return Verdict(Status.SKIP, f"does not apply on {ctx.platform.name}")
+    if spec.live and not ctx.options.live:
+        return Verdict(Status.SKIP, "contacts the login host: run with --live to include it")
+    for dep in spec.requires:
+        prior = done.get(dep)
+        if prior is not None and prior.status in (Status.FAIL, Status.ERROR):
+            return Verdict(Status.SKIP, f"blocked by: {dep}")
+    return None
+
+
+def _guarded(ctx: Context, spec: CheckSpec) -> Verdict:
+    """Run one check in a worker thread: exceptions and overruns become ERROR."""
+    box: Dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            box["verdict"] = spec.func(ctx)
+        except BaseException as exc:  # noqa: BLE001 - any failure of a check is reported, not raised
+            box["error"] = exc
+            box["trace"] = traceback.format_exc()
+
+    worker = threading.Thread(target=work, name=f"check:{spec.id}", daemon=True)
+    worker.start()
+    worker.join(spec.timeout)
+    if worker.is_alive():
+        return Verdict(Status.ERROR, f"the check did not finish within {spec.timeout:g} s — {BUG}",
+                       details=(f"{spec.id} was still running after {spec.timeout:g} s and was abandoned",))
+    if "error" in box:
+        exc = box["error"]
+        return Verdict(Status.ERROR, f"the check crashed ({type(exc).__name__}) — {BUG}",
+                       details=tuple(str(box["trace"]).rstrip().splitlines()))
+    verdict = box.get("verdict")
+    if not isinstance(verdict, Verdict):
+        return Verdict(Status.ERROR, f"the check returned {type(verdict).__name__}, not a verdict — {BUG}")
+    return verdict
+
+
+def report_user(ctx: Context) -> str:
+    """The student's login name on the cluster, as best known."""
+    if ctx.options.user:
+        return ctx.options.user
+    if ctx.options.url:
+        from .tunnel import parse_url
+
+        parsed = parse_url(ctx.options.url)
+        if parsed.user:
+            return parsed.user
+    return ctx.env.get("USER") or ctx.env.get("USERNAME") or ctx.env.get("LOGNAME") or ""
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+class UsageError(ValueError):
+    """An option that cannot be used as given."""
+
+
+def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None, url: Optional[str] = None,
+                 user: Optional[str] = None, pubkey: Optional[str] = None, home: Optional[str] = None,
+                 procfs: Optional[str] = None, sysfs: Optional[str] = None, live: bool = False,
+                 fix: bool = False, timeout: float = 3.0, verbose: bool = False,
+                 compare: Optional[str] = None, expectations: Optional[object] = None,
+                 env: Optional[dict] = None, platform: Optional[object] = None) -> Context:
+    """Build the context for a run from the student's options."""
+    import os
+    from pathlib import Path
+
+    from . import expectations as _exp
+    from .context import Options
+    from .env import detect_side
+    from .platform import Platform
+
+    exp = expectations if isinstance(expectations, _exp.Expectations) else _exp.load(assignment)
+    for name, value in (("--home", home), ("--procfs", procfs), ("--sysfs", sysfs)):
+        if value is not None and not Path(value).is_dir():
+            raise UsageError(f"{name} {value}: no such directory")
+    ctx = Context(
+        expectations=exp,
+        home=Path(home).expanduser() if home else Path.home(),
+        procfs=Path(procfs or "/proc"),
+        sysfs=Path(sysfs or "/sys"),
+        env=dict(os.environ if env is None else env),
+        platform=platform or Platform.current(),  # type: ignore[arg-type]
+        options=Options(url=url, user=user, pubkey=pubkey, live=live, fix=fix, timeout=timeout,
+                        verbose=verbose, compare=compare),
+    )
+    ctx.secret(ctx.env.get("JUPYTER_TOKEN"))  # the server's own token, inside the container
+    if url:
+        from .tunnel import parse_url
+
+        ctx.secret(parse_url(url).token)
+    if side:
+        ctx.side, ctx.side_reason = side, "given with --side"
+    else:
+        ctx.side, evidence = detect_side(ctx, _hostname())
+        ctx.side_reason = "; ".join(evidence)
+    return ctx
+
+
+def run(ctx: Context, only: Optional[Iterable[str]] = None) -> Report:
+    """Run the assignment's checks (narrowed by `only`) against the context."""
+    from .registry import select
+
+    specs = select(ctx.expectations.checks)
+    if only:
+        wanted = {spec.id for spec in select(only)}
+        specs = [spec for spec in specs if spec.id in wanted] or select(only)
+    return run_specs(ctx, specs)

@@ -1,0 +1,57 @@
+"""Build selfcheck.pyz: the checks package as one file, runnable with `python3 selfcheck.pyz`.
+
+It bundles `tomli` so that Python 3.9 and 3.10 (a Mac's system Python) need nothing
+installed. The archive is reproducible: fixed timestamps and sorted entries.
+
+Usage: python scripts/build_pyz.py [DEST]   (default: _build/selfcheck.pyz)
+"""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EPOCH = (2020, 1, 1, 0, 0, 0)
+MAIN = "import sys\nfrom checks.cli import main\nsys.exit(main())\n"
+
+
+def _files(package_dir: Path, arc_root: str):
+    for path in sorted(package_dir.rglob("*")):
+        if "__pycache__" in path.parts or not path.is_file():
+            continue
+        if path.suffix in (".py", ".toml") or path.name == "py.typed":
+            yield path, f"{arc_root}/{path.relative_to(package_dir).as_posix()}"
+
+
+def build(dest: Path) -> Path:
+    """Write the archive to `dest` and return its path."""
+    import tomli  # the pure-Python TOML reader for Python < 3.11
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    with open(tmp, "wb") as raw:
+        raw.write(b"#!/usr/bin/env python3\n")
+        with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            def add(arcname: str, data: bytes) -> None:
+                info = zipfile.ZipInfo(arcname, EPOCH)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, data)
+
+            add("__main__.py", MAIN.encode())
+            for path, arcname in _files(ROOT / "checks", "checks"):
+                add(arcname, path.read_bytes())
+            tomli_dir = Path(tomli.__file__).resolve().parent
+            for path, arcname in _files(tomli_dir, "tomli"):
+                add(arcname, path.read_bytes())
+    tmp.chmod(0o755)
+    tmp.replace(dest)
+    return dest
+
+
+if __name__ == "__main__":
+    out = build(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "_build" / "selfcheck.pyz")
+    print(f"built {out} ({out.stat().st_size // 1024} KiB)")

@@ -1,0 +1,47 @@
+"""Shared fixtures. Real components only: the real book build, real sshd, real Jupyter Server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+IN_CI = bool(os.environ.get("CI"))
+
+
+def jupyter_book() -> str:
+    exe = Path(sys.executable).with_name("jupyter-book")
+    if not exe.exists():
+        found = shutil.which("jupyter-book")
+        if not found:
+            pytest.fail("jupyter-book is not installed: run the tests with 'make test'")
+        return found
+    return str(exe)
+
+
+def build_book(source: Path, out: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the real `jupyter-book build` with warnings as errors, into `out`."""
+    return subprocess.run(
+        [jupyter_book(), "build", str(source), "--path-output", str(out), "-W", "-n", "--keep-going"],
+        capture_output=True, text=True, timeout=timeout, cwd=str(source),
+    )
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """The whole book, built once per test session from scratch into a temporary directory."""
+    out = tmp_path_factory.mktemp("book")
+    proc = build_book(ROOT, out)
+    html = out / "_build" / "html"
+    if proc.returncode != 0:
+        reports = "\n".join(p.read_text() for p in (html / "reports").glob("**/*.log")) if html.exists() else ""
+        pytest.fail(f"the book build failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}\n{reports}")
+    (out / "build.log").write_text(proc.stdout + proc.stderr)
+    return html

@@ -1,0 +1,64 @@
+"""The student-side package: imports with the standard library alone, and ships as one file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+
+def _run(args, cwd=ROOT, timeout=60):
+    return subprocess.run(args, cwd=str(cwd), capture_output=True, text=True, timeout=timeout)
+
+
+def test_imports_without_site_packages() -> None:
+    proc = _run([sys.executable, "-S", "-c", "import checks, sys; print(checks.__version__)"])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip()
+
+
+def test_every_check_module_imports_without_site_packages() -> None:
+    code = "from checks.registry import all_checks; print(len(all_checks()))"
+    proc = _run([sys.executable, "-S", "-c", code])
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) >= 2
+
+
+def test_python_m_checks_matches_console_script() -> None:
+    a = _run([sys.executable, "-m", "checks", "--version"])
+    exe = Path(sys.executable).with_name("selfcheck")
+    b = _run([str(exe), "--version"])
+    assert a.returncode == b.returncode == 0
+    assert a.stdout == b.stdout
+
+
+def test_pyz_runs_with_no_site_packages(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from build_pyz import build
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    pyz = build(tmp_path / "selfcheck.pyz")
+    proc = _run([sys.executable, "-S", str(pyz), "--json", "--only", "env"], cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == 1 and doc["assignment"] == "methodology-1"
+    # The archive carries a TOML reader for Python < 3.11.
+    import zipfile
+
+    names = zipfile.ZipFile(pyz).namelist()
+    assert "tomli/__init__.py" in names and "checks/assignments/methodology-1.toml" in names
+
+
+def test_pyz_is_reproducible(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from build_pyz import build
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    a = build(tmp_path / "a.pyz").read_bytes()
+    b = build(tmp_path / "b.pyz").read_bytes()
+    assert a == b
