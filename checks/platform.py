@@ -29,6 +29,7 @@ class FileInfo:
     is_file: bool = False
     is_dir: bool = False
     is_link: bool = False
+    gid: int = -1
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Platform:
 
     name: str = LINUX
 
-    def __init__(self, name: Optional[str] = None) -> None:
+    def __init__(self, name: Optional[str] = None, uid: Optional[int] = None) -> None:
         if name is None:
             if sys.platform.startswith("win"):
                 name = WINDOWS
@@ -58,6 +59,7 @@ class Platform:
             else:
                 name = LINUX
         self.name = name
+        self._uid = uid  # tests check another user's files as that user
 
     @classmethod
     def current(cls) -> "Platform":
@@ -73,8 +75,37 @@ class Platform:
         return not self.is_windows
 
     def uid(self) -> int:
+        if self._uid is not None:
+            return self._uid
         getuid = getattr(os, "getuid", None)
         return getuid() if getuid else -1
+
+    def user_groups(self, uid: int) -> Tuple[Optional[int], str]:
+        """(primary gid, user name) of a user, or (None, "") when unknown."""
+        try:
+            import pwd
+
+            entry = pwd.getpwuid(uid)
+            return entry.pw_gid, entry.pw_name
+        except (ImportError, KeyError):
+            return None, ""
+
+    def group_is_private(self, gid: int, uid: int) -> bool:
+        """Whether a group is the user's own: their primary group, named after them, no other members.
+
+        Debian and Ubuntu's sshd accept group-writable files in such a group (their
+        "user-group-modes" patch); upstream OpenSSH does not.
+        """
+        try:
+            import grp
+            import pwd
+
+            user = pwd.getpwuid(uid)
+            group = grp.getgrgid(gid)
+        except (ImportError, KeyError):
+            return False
+        others = [m for m in group.gr_mem if m != user.pw_name]
+        return user.pw_gid == gid and group.gr_name == user.pw_name and not others
 
     def user_name(self) -> str:
         import getpass
@@ -94,7 +125,8 @@ class Platform:
         except OSError:
             is_link = False
         return FileInfo(Path(path), True, _stat.S_IMODE(st.st_mode), getattr(st, "st_uid", -1),
-                        _stat.S_ISREG(st.st_mode), _stat.S_ISDIR(st.st_mode), is_link)
+                        _stat.S_ISREG(st.st_mode), _stat.S_ISDIR(st.st_mode), is_link,
+                        getattr(st, "st_gid", -1))
 
     def chmod(self, path: Path, mode: int) -> None:
         os.chmod(path, mode)

@@ -13,7 +13,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 from .model import Verdict
 
 SIDES = ("laptop", "jumpbox", "server")
-AREAS = ("env",)  # modules, in report order
+AREAS = ("env", "ssh", "tunnel")  # modules, in report order
 _ID_RE = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
 
 CheckFunc = Callable[..., Verdict]

@@ -57,9 +57,24 @@ def _gate(ctx: Context, spec: CheckSpec, done: Dict[str, Result]) -> Optional[Ve
     if spec.live and not ctx.options.live:
         return Verdict(Status.SKIP, "contacts the login host: run with --live to include it")
     for dep in spec.requires:
-        prior = done.get(dep)
-        if prior is not None and prior.status in (Status.FAIL, Status.ERROR):
-            return Verdict(Status.SKIP, f"blocked by: {dep}")
+        root = _blocker(dep, done)
+        if root:
+            return Verdict(Status.SKIP, f"{BLOCKED}{root}")
+    return None
+
+
+BLOCKED = "blocked by: "
+
+
+def _blocker(dep: str, done: Dict[str, Result]) -> Optional[str]:
+    """The check that failed, if `dep` failed or was itself blocked (named by its root cause)."""
+    prior = done.get(dep)
+    if prior is None:
+        return None
+    if prior.status in (Status.FAIL, Status.ERROR):
+        return dep
+    if prior.status is Status.SKIP and prior.summary.startswith(BLOCKED):
+        return prior.summary[len(BLOCKED):]
     return None
 
 

@@ -1,0 +1,447 @@
+"""SSH key files, read the way OpenSSH reads them, without ever reading private material.
+
+A private key file is read line by line only as far as its public part: the armour line, then
+(for OpenSSH's format) just enough base64 to reach the unencrypted public key blob, (for PuTTY)
+the public lines. The private section is never read, decoded or kept. The end of the file is
+looked at only for its last bytes (the END marker and the final newline).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Dict, List, Optional, Tuple
+
+OPENSSH_BEGIN = b"-----BEGIN OPENSSH PRIVATE KEY-----"
+OPENSSH_END = b"-----END OPENSSH PRIVATE KEY-----"
+MAGIC = b"openssh-key-v1\x00"
+PEM_KINDS = {
+    b"-----BEGIN RSA PRIVATE KEY-----": ("pem", "rsa"),
+    b"-----BEGIN EC PRIVATE KEY-----": ("pem", "ecdsa"),
+    b"-----BEGIN DSA PRIVATE KEY-----": ("pem", "dsa"),
+    b"-----BEGIN PRIVATE KEY-----": ("pkcs8", ""),
+    b"-----BEGIN ENCRYPTED PRIVATE KEY-----": ("pkcs8", ""),
+}
+
+# Wire names → our short type names.
+WIRE_TYPES = {
+    "ssh-ed25519": "ed25519",
+    "ssh-rsa": "rsa",
+    "ssh-dss": "dsa",
+    "ecdsa-sha2-nistp256": "ecdsa",
+    "ecdsa-sha2-nistp384": "ecdsa",
+    "ecdsa-sha2-nistp521": "ecdsa",
+    "sk-ssh-ed25519@openssh.com": "ed25519-sk",
+    "sk-ecdsa-sha2-nistp256@openssh.com": "ecdsa-sk",
+    "ssh-mldsa44-ed25519@openssh.com": "mldsa44-ed25519",
+}
+_ECDSA_BITS = {"nistp256": 256, "nistp384": 384, "nistp521": 521}
+MAX_LINE = 16384  # OpenSSH's own limit for a key line is 8 KB
+
+
+class KeyFormatError(ValueError):
+    """A key blob that does not parse."""
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A public key: its wire type, blob, and what ssh-keygen -l would say of it."""
+
+    wire_type: str
+    blob: bytes
+    comment: str = ""
+
+    @property
+    def type(self) -> str:
+        return WIRE_TYPES.get(self.wire_type, self.wire_type)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.blob)
+
+    @property
+    def bits(self) -> Optional[int]:
+        return key_bits(self.wire_type, self.blob)
+
+
+def fingerprint(blob: bytes) -> str:
+    """OpenSSH's SHA256 fingerprint: base64 of the blob's SHA-256, without '=' padding."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def _read_string(data: bytes, offset: int) -> Tuple[bytes, int]:
+    if offset + 4 > len(data):
+        raise KeyFormatError("truncated length")
+    (length,) = struct.unpack(">I", data[offset:offset + 4])
+    end = offset + 4 + length
+    if end > len(data):
+        raise KeyFormatError("truncated string")
+    return data[offset + 4:end], end
+
+
+def blob_type(blob: bytes) -> str:
+    """The key type written inside a public key blob."""
+    name, _ = _read_string(blob, 0)
+    try:
+        return name.decode("ascii")
+    except UnicodeDecodeError:
+        raise KeyFormatError("the key type inside the blob is not text") from None
+
+
+def key_bits(wire_type: str, blob: bytes) -> Optional[int]:
+    """The key size ssh-keygen -l reports: RSA modulus bits, the curve size, 256 for ed25519."""
+    try:
+        if wire_type == "ssh-rsa":
+            _, off = _read_string(blob, 0)
+            _e, off = _read_string(blob, off)
+            n, _ = _read_string(blob, off)
+            n = n.lstrip(b"\x00")
+            return (len(n) - 1) * 8 + n[0].bit_length() if n else 0
+        if wire_type == "ssh-dss":
+            _, off = _read_string(blob, 0)
+            p, _ = _read_string(blob, off)
+            p = p.lstrip(b"\x00")
+            return (len(p) - 1) * 8 + p[0].bit_length() if p else 0
+        if "nistp" in wire_type:
+            return _ECDSA_BITS.get(wire_type.rsplit("-", 1)[-1].split("@")[0])
+        if "ed25519" in wire_type:
+            return 256
+    except KeyFormatError:
+        return None
+    return None
+
+
+# -- private key files -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KeyFile:
+    """What a private key file is, as far as its public part says."""
+
+    path: Path
+    kind: str  # "openssh", "pem", "pkcs8", "putty", "public", "rfc4716", "empty", "unknown", "unreadable"
+    key_type: str = ""  # "ed25519", "rsa", "ecdsa", "dsa", ...
+    bits: Optional[int] = None
+    encrypted: Optional[bool] = None
+    public: Optional[PublicKey] = None
+    problems: Tuple[str, ...] = ()  # "crlf", "bom", "leading-space", "no-final-newline", "truncated", "corrupt"
+    putty_version: str = ""
+    error: str = ""
+
+    @property
+    def loadable(self) -> bool:
+        """Whether upstream OpenSSH can load this file as a private key."""
+        return self.kind in ("openssh", "pem", "pkcs8") and not self.problems
+
+
+def _tail(handle: BinaryIO, size: int = 64) -> bytes:
+    handle.seek(0, 2)
+    end = handle.tell()
+    handle.seek(max(0, end - size))
+    return handle.read()
+
+
+def read_key_file(path: Path) -> KeyFile:
+    """Classify a private key file, reading no more than its public part."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(MAX_LINE)
+            if not first:
+                return KeyFile(path, "empty")
+            return _classify(path, handle, first)
+    except IsADirectoryError:
+        return KeyFile(path, "unreadable", error="it is a folder, not a file")
+    except PermissionError:
+        return KeyFile(path, "unreadable", error="permission denied")
+    except OSError as exc:
+        return KeyFile(path, "unreadable", error=exc.strerror or str(exc))
+
+
+def _classify(path: Path, handle: BinaryIO, first: bytes) -> KeyFile:
+    problems: List[str] = []
+    line = first
+    if line.startswith(b"\xef\xbb\xbf"):
+        problems.append("bom")
+        line = line[3:]
+    if line[:1] in (b" ", b"\t") or (line.strip() and line[:1] in (b"\r", b"\n")):
+        problems.append("leading-space")
+    if line.endswith(b"\r\n") or (line.endswith(b"\r") and b"\n" not in line):
+        problems.append("crlf")
+    head = line.strip()
+    if head.startswith(b"PuTTY-User-Key-File-"):
+        return _read_putty(path, handle, head, problems)
+    if head.startswith(b"---- BEGIN SSH2 PUBLIC KEY ----"):
+        return KeyFile(path, "rfc4716", problems=tuple(problems))
+    if _public_line(head.decode("ascii", "replace")) is not None:
+        try:
+            pub = parse_public_line(head.decode("ascii", "replace"))
+        except KeyFormatError as exc:
+            return KeyFile(path, "public", problems=tuple(problems), error=str(exc))
+        return KeyFile(path, "public", pub.type, pub.bits, public=pub, problems=tuple(problems))
+    tail = _tail(handle)
+    if tail and not tail.endswith(b"\n"):
+        problems.append("no-final-newline")
+    if head.startswith(b"-----BEGIN") and b"-----END" not in tail:
+        problems.append("truncated")
+    if head == OPENSSH_BEGIN:
+        return _read_openssh(path, handle, problems)
+    if head in PEM_KINDS:
+        kind, key_type = PEM_KINDS[head]
+        handle.seek(len(first))
+        second = handle.readline(MAX_LINE)
+        encrypted = b"ENCRYPTED" in head or second.startswith(b"Proc-Type: 4,ENCRYPTED")
+        return KeyFile(path, kind, key_type, encrypted=encrypted, problems=tuple(problems))
+    return KeyFile(path, "unknown", problems=tuple(problems))
+
+
+def _read_openssh(path: Path, handle: BinaryIO, problems: List[str]) -> KeyFile:
+    """Decode OpenSSH's format only up to the public key blob (PROTOCOL.key)."""
+    handle.seek(0)
+    handle.readline(MAX_LINE)  # the armour line
+    text = b""
+    data = b""
+
+    def need(n: int) -> bytes:
+        nonlocal text, data
+        while len(data) < n:
+            line = handle.readline(MAX_LINE)
+            if not line or line.strip().startswith(b"-----END"):
+                raise KeyFormatError("the file ends before the public key")
+            text += b"".join(line.split())
+            usable = len(text) - len(text) % 4
+            try:
+                data = base64.b64decode(text[:usable], validate=True)
+            except binascii.Error:
+                raise KeyFormatError("the body is not base64") from None
+        return data
+
+    try:
+        if need(len(MAGIC))[: len(MAGIC)] != MAGIC:
+            raise KeyFormatError("the body does not start with openssh-key-v1")
+        off = len(MAGIC)
+        fields = []
+        for _ in range(3):  # ciphername, kdfname, kdfoptions
+            length = struct.unpack(">I", need(off + 4)[off:off + 4])[0]
+            need(off + 4 + length)
+            value, off = _read_string(data, off)
+            fields.append(value)
+        count = struct.unpack(">I", need(off + 4)[off:off + 4])[0]
+        off += 4
+        if count != 1:
+            raise KeyFormatError(f"the file holds {count} keys; OpenSSH expects 1")
+        length = struct.unpack(">I", need(off + 4)[off:off + 4])[0]
+        need(off + 4 + length)
+        blob, _ = _read_string(data, off)
+        wire = blob_type(blob)
+    except (KeyFormatError, struct.error) as exc:
+        return KeyFile(path, "openssh", problems=tuple(problems) + ("corrupt",), error=str(exc))
+    cipher = fields[0].decode("ascii", "replace")
+    pub = PublicKey(wire, blob)
+    return KeyFile(path, "openssh", pub.type, pub.bits, encrypted=cipher != "none", public=pub,
+                   problems=tuple(problems))
+
+
+def _read_putty(path: Path, handle: BinaryIO, head: bytes, problems: List[str]) -> KeyFile:
+    """PuTTY's .ppk: the header lines and the public lines, never the private lines."""
+    match = re.match(rb"PuTTY-User-Key-File-(\d+):\s*(\S+)", head)
+    version = match.group(1).decode() if match else ""
+    wire = match.group(2).decode("ascii", "replace") if match else ""
+    encrypted: Optional[bool] = None
+    public: Optional[PublicKey] = None
+    for _ in range(64):
+        line = handle.readline(MAX_LINE)
+        if not line:
+            break
+        key, _, value = line.decode("ascii", "replace").partition(":")
+        value = value.strip()
+        if key == "Encryption":
+            encrypted = value != "none"
+        elif key == "Public-Lines" and value.isdigit():
+            body = b"".join(handle.readline(MAX_LINE).strip() for _ in range(min(int(value), 256)))
+            try:
+                blob = base64.b64decode(body, validate=True)
+                public = PublicKey(blob_type(blob), blob)
+            except (binascii.Error, KeyFormatError):
+                public = None
+            break
+        elif key == "Private-Lines":
+            break
+    key_type = public.type if public else WIRE_TYPES.get(wire, wire)
+    return KeyFile(path, "putty", key_type, public.bits if public else None, encrypted, public,
+                   tuple(problems), putty_version=version)
+
+
+# -- public keys and authorized_keys ----------------------------------------------------------
+
+_KEY_TYPE_RE = re.compile(r"^(ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-[a-z0-9-]+@openssh\.com"
+                          r"|ssh-[a-z0-9-]+@openssh\.com|[a-z0-9-]+-cert-v01@openssh\.com)$")
+
+
+def _public_line(line: str) -> Optional[Tuple[str, str, str]]:
+    parts = line.strip().split(None, 2)
+    if len(parts) >= 2 and _KEY_TYPE_RE.match(parts[0]):
+        return parts[0], parts[1], parts[2] if len(parts) > 2 else ""
+    return None
+
+
+def parse_public_line(line: str) -> PublicKey:
+    """`type base64 [comment]` → PublicKey; raises KeyFormatError with a reason."""
+    parsed = _public_line(line)
+    if parsed is None:
+        raise KeyFormatError("not of the form 'type base64 comment'")
+    wire, b64, comment = parsed
+    try:
+        blob = base64.b64decode("".join(b64.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyFormatError("the key's base64 is damaged (a character is missing or extra)") from None
+    inner = blob_type(blob)
+    if inner != wire:
+        raise KeyFormatError(f"the line says {wire} but the key inside is {inner}")
+    return PublicKey(wire, blob, comment.strip())
+
+
+def read_public_file(path: Path) -> Optional[PublicKey]:
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                return parse_public_line(line)
+            except KeyFormatError:
+                return None
+    return None
+
+
+@dataclass(frozen=True)
+class AuthorizedKey:
+    """One line of authorized_keys: its options and key, or why it cannot be used."""
+
+    line_no: int
+    options: Dict[str, Optional[str]] = field(default_factory=dict)
+    key: Optional[PublicKey] = None
+    problem: str = ""
+    continues_to: Tuple[int, ...] = ()  # a key broken over several lines: the following line numbers
+    crlf: bool = False
+
+
+_OPTION_RE = re.compile(r'([A-Za-z0-9-]+)(?:="((?:[^"\\]|\\.)*)")?')
+
+
+def _split_options(text: str) -> Tuple[Dict[str, Optional[str]], str]:
+    """Split `opt,opt="x y" key...` into options and the rest, the way sshd does."""
+    options: Dict[str, Optional[str]] = {}
+    pos = 0
+    while pos < len(text):
+        match = _OPTION_RE.match(text, pos)
+        if not match or match.end() == pos:
+            break
+        options[match.group(1).lower()] = match.group(2)
+        pos = match.end()
+        if pos < len(text) and text[pos] == ",":
+            pos += 1
+            continue
+        break
+    rest = text[pos:]
+    if not rest[:1].isspace():
+        raise KeyFormatError("the options are not followed by a space and a key")
+    return options, rest.strip()
+
+
+def parse_authorized_keys(text: str) -> List[AuthorizedKey]:
+    """Every non-blank, non-comment line, parsed; never raises."""
+    lines = text.split("\n")
+    entries: List[AuthorizedKey] = []
+    last_key_index: Optional[int] = None
+    for index, raw in enumerate(lines, start=1):
+        crlf = raw.endswith("\r")
+        line = raw.rstrip("\r").strip(" \t")
+        if not line or line.startswith("#"):
+            last_key_index = None
+            continue
+        entry = _parse_ak_line(index, line, crlf)
+        if entry.problem == "continuation" and last_key_index is not None:
+            prev = entries[last_key_index]
+            entries[last_key_index] = AuthorizedKey(prev.line_no, prev.options, None,
+                                                    "the key is broken over several lines (a paste error)",
+                                                    prev.continues_to + (index,), prev.crlf)
+            continue
+        if entry.problem == "continuation":
+            entry = AuthorizedKey(index, {}, None, "a piece of a key with no key type before it", crlf=crlf)
+        entries.append(entry)
+        last_key_index = len(entries) - 1 if entry.key is not None or "damaged" in entry.problem else None
+    return entries
+
+
+def _parse_ak_line(index: int, line: str, crlf: bool) -> AuthorizedKey:
+    if line.startswith("---- BEGIN SSH2 PUBLIC KEY") or line.startswith("---- END SSH2"):
+        return AuthorizedKey(index, problem="a PuTTY/RFC 4716 public key block: convert it with "
+                                            "'ssh-keygen -i -f key.pub'", crlf=crlf)
+    if line.startswith("PuTTY-User-Key-File"):
+        return AuthorizedKey(index, problem="a PuTTY private key file was pasted here", crlf=crlf)
+    if "PRIVATE KEY-----" in line:
+        return AuthorizedKey(index, problem="a PRIVATE key was pasted here: remove it, and make a new key "
+                                            "(a private key that was copied around is no longer private)",
+                             crlf=crlf)
+    if re.fullmatch(r"[A-Za-z0-9+/=]+", line) and len(line) >= 8:
+        return AuthorizedKey(index, problem="continuation", crlf=crlf)
+    options: Dict[str, Optional[str]] = {}
+    rest = line
+    if _public_line(line) is None:
+        try:
+            options, rest = _split_options(line)
+        except KeyFormatError as exc:
+            return AuthorizedKey(index, problem=f"cannot be read: {exc}", crlf=crlf)
+        if _public_line(rest) is None:
+            return AuthorizedKey(index, options, problem="no key type (such as ssh-ed25519) on this line",
+                                 crlf=crlf)
+    try:
+        key = parse_public_line(rest)
+    except KeyFormatError as exc:
+        if "damaged" in str(exc):
+            return AuthorizedKey(index, options, problem=f"{exc}; if the key goes on on the next line, it was "
+                                                         "broken by a paste", crlf=crlf)
+        return AuthorizedKey(index, options, problem=str(exc), crlf=crlf)
+    return AuthorizedKey(index, options, key, crlf=crlf)
+
+
+def parse_pubkey_arg(value: str) -> Tuple[Optional[str], str]:
+    """A --pubkey value (a key line, a file, or a fingerprint) → (fingerprint, problem)."""
+    value = value.strip()
+    if re.fullmatch(r"SHA256:[A-Za-z0-9+/]{43}", value):
+        return value, ""
+    match = re.search(r"SHA256:[A-Za-z0-9+/]{43}", value)
+    if match:  # pasted `ssh-keygen -l` output
+        return match.group(0), ""
+    if _public_line(value) is not None:
+        try:
+            return parse_public_line(value).fingerprint, ""
+        except KeyFormatError as exc:
+            return None, str(exc)
+    path = Path(value).expanduser()
+    if path.is_file():
+        key = read_public_file(path)
+        if key is None:
+            return None, f"{path} holds no public key line"
+        return key.fingerprint, ""
+    return None, "not a public key line, a .pub file, or a SHA256 fingerprint"
+
+
+# -- ssh -G ------------------------------------------------------------------------------------
+
+def parse_ssh_g(text: str) -> Dict[str, List[str]]:
+    """`ssh -G host` output → keyword → values (keywords repeat, e.g. identityfile)."""
+    config: Dict[str, List[str]] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or " " not in line:
+            continue
+        key, _, value = line.partition(" ")
+        config.setdefault(key.lower(), []).append(value.strip())
+    return config

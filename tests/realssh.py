@@ -1,0 +1,155 @@
+"""A real sshd on loopback and a throwaway user, for differential tests against OpenSSH.
+
+The tests start `/usr/sbin/sshd` (Debian's openssh-server) on a free loopback port with its own
+configuration and host key, create a throwaway user whose home holds the fixture files, and run
+the real `ssh` client as that user. Everything is stopped by the test that started it, by
+process id.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+
+from conftest import IN_CI
+
+SSHD = "/usr/sbin/sshd"
+
+
+def require(condition: bool, why: str) -> None:
+    """A missing real component fails the test in CI, and skips it (saying why) elsewhere."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{why} (CI must have it: 'make test' installs it)")
+    pytest.skip(why)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout} s")
+
+
+@dataclass
+class SshUser:
+    name: str
+    uid: int
+    gid: int
+    home: Path
+
+    def run(self, argv: List[str], timeout: float = 20, env: Optional[Dict[str, str]] = None,
+            input: Optional[str] = None) -> subprocess.CompletedProcess:
+        """Run a program as this user, with their HOME, and no agent from the outside."""
+        base = {"HOME": str(self.home), "USER": self.name, "LOGNAME": self.name, "PATH": "/usr/bin:/bin",
+                "LANG": "C.UTF-8"}
+        return subprocess.run(argv, user=self.uid, group=self.gid, extra_groups=[], env={**base, **(env or {})},
+                              cwd=str(self.home), capture_output=True, text=True, timeout=timeout, input=input,
+                              stdin=None if input is not None else subprocess.DEVNULL)
+
+    def chown(self, path: Path, uid: Optional[int] = None) -> None:
+        os.chown(path, self.uid if uid is None else uid, self.gid if uid is None else -1, follow_symlinks=False)
+
+    def reset_home(self) -> None:
+        """An empty home with sshd's preferred modes: ~ 0755, owned by the user."""
+        for child in self.home.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        os.chmod(self.home, 0o755)
+        self.chown(self.home)
+
+
+def create_user() -> SshUser:
+    require(os.geteuid() == 0, "creating a throwaway user for sshd needs root")
+    require(shutil.which("useradd") is not None, "useradd is missing")
+    name = "sc" + uuid.uuid4().hex[:8]
+    home = Path("/home") / name
+    subprocess.run(["useradd", "--create-home", "--home-dir", str(home), "--shell", "/bin/sh", "--user-group", name],
+                   check=True, capture_output=True, timeout=30)
+    # A '*' password: no password login, but not a locked account (sshd refuses locked ones).
+    subprocess.run(["usermod", "-p", "*", name], check=True, capture_output=True, timeout=30)
+    entry = pwd.getpwnam(name)
+    return SshUser(name, entry.pw_uid, entry.pw_gid, home)
+
+
+def delete_user(user: SshUser) -> None:
+    subprocess.run(["userdel", "--remove", user.name], capture_output=True, timeout=30)
+    shutil.rmtree(user.home, ignore_errors=True)
+
+
+class Sshd:
+    """A real sshd on 127.0.0.1, started and stopped by the test (by pid)."""
+
+    def __init__(self, workdir: Path, allow_user: str, extra: str = "") -> None:
+        require(Path(SSHD).exists(), "sshd is not installed (Debian package openssh-server)")
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        self.host_key = self.dir / "host_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.host_key)], check=True,
+                       capture_output=True, timeout=30)
+        self.config = self.dir / "sshd_config"
+        self.config.write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.host_key}\nPidFile {self.dir}/sshd.pid\n"
+            "AuthorizedKeysFile .ssh/authorized_keys\nStrictModes yes\nPubkeyAuthentication yes\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+            f"AllowUsers {allow_user}\nAllowTcpForwarding yes\nLogLevel VERBOSE\nMaxStartups 100:30:200\n{extra}")
+        self.log = self.dir / "sshd.log"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self) -> "Sshd":
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # Debian's privilege-separation directory
+        check = subprocess.run([SSHD, "-t", "-f", str(self.config)], capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, check.stderr
+        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)], stdout=subprocess.DEVNULL,
+                                     stderr=open(self.log, "ab"))
+        wait_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+    def ssh_argv(self, user: SshUser, key: Optional[Path] = None, extra: Optional[List[str]] = None,
+                 command: Optional[List[str]] = None) -> List[str]:
+        # ssh keeps the first value given for an option, so the caller's extras come first.
+        argv = ["ssh", *(extra or []), "-p", str(self.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"]
+        if key is not None:
+            argv += ["-i", str(key), "-o", "IdentitiesOnly=yes"]
+        return argv + [f"{user.name}@127.0.0.1"] + (command if command is not None else ["true"])
+
+    def login(self, user: SshUser, key: Optional[Path] = None, extra: Optional[List[str]] = None):
+        """Log in as the user with the real client; True when sshd let them in."""
+        proc = user.run(self.ssh_argv(user, key, extra), timeout=30)
+        return proc.returncode == 0, proc.stderr

@@ -1,0 +1,393 @@
+"""Differential tests: the SSH checks' verdicts against what real OpenSSH does.
+
+For every permission, ownership and format scenario the checks judge, a real `ssh` client
+logs in (or fails to) to a real `sshd` on loopback, as a throwaway user whose home holds the
+scenario's files. The check's verdict must agree: PASS or WARN where OpenSSH lets the user in,
+FAIL where it refuses. Each scenario also states what OpenSSH does, so the table documents it
+and a change in OpenSSH's behaviour is noticed.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import pytest
+
+from checks import expectations
+from checks.model import Status
+from checks.platform import Platform
+from checks.registry import get
+from checks.runner import run_specs
+from helpers import make_ctx
+from realssh import Sshd, SshUser, create_user, delete_user, require
+
+pytestmark = pytest.mark.slow
+
+KEYGEN: Dict[str, List[str]] = {
+    "ed25519": ["-t", "ed25519"],
+    "ed25519_b": ["-t", "ed25519"],
+    "ecdsa": ["-t", "ecdsa", "-b", "256"],
+    "rsa3072": ["-t", "rsa", "-b", "3072"],
+    "rsa2048": ["-t", "rsa", "-b", "2048"],
+    "rsa_pem": ["-t", "rsa", "-b", "3072", "-m", "PEM"],
+    "rsa_pkcs8": ["-t", "rsa", "-b", "3072", "-m", "PKCS8"],
+    "dsa": ["-t", "dsa"],
+    "ed25519_pass": ["-t", "ed25519", "-N", "correct horse"],
+}
+
+
+@pytest.fixture(scope="module")
+def keyring(tmp_path_factory) -> Dict[str, Path]:
+    require(shutil.which("ssh-keygen") is not None, "ssh-keygen is missing (openssh-client)")
+    folder = tmp_path_factory.mktemp("keys")
+    made = {}
+    for name, args in KEYGEN.items():
+        path = folder / name
+        argv = ["ssh-keygen", "-q", *args, "-f", str(path), "-C", f"{name}@test"]
+        if "-N" not in args:
+            argv[2:2] = ["-N", ""]
+        subprocess.run(argv, check=True, capture_output=True, timeout=60)
+        made[name] = path
+    return made
+
+
+@pytest.fixture(scope="module")
+def user() -> SshUser:
+    account = create_user()
+    yield account
+    delete_user(account)
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory, user: SshUser) -> Sshd:
+    server = Sshd(tmp_path_factory.mktemp("sshd"), user.name).start()
+    yield server
+    server.stop()
+
+
+# -- building homes ---------------------------------------------------------------------------
+
+class Home:
+    """The throwaway user's home, set up for one scenario."""
+
+    def __init__(self, user: SshUser, keyring: Dict[str, Path]) -> None:
+        self.user, self.keyring = user, keyring
+        self.ssh = user.home / ".ssh"
+
+    def put(self, rel: str, data: bytes, mode: int, uid: Optional[int] = None) -> Path:
+        path = self.user.home / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.chmod(path, mode)
+        self.user.chown(path, uid)
+        return path
+
+    def standard(self, key: str = "ed25519", name: str = "id_ed25519", authorize: Optional[str] = None) -> Path:
+        """~/.ssh 0700 with key (0600) and .pub, and the key in authorized_keys (0600)."""
+        self.ssh.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(self.ssh, 0o700)
+        self.user.chown(self.ssh)
+        private = self.put(f".ssh/{name}", self.keyring[key].read_bytes(), 0o600)
+        self.put(f".ssh/{name}.pub", Path(str(self.keyring[key]) + ".pub").read_bytes(), 0o644)
+        self.authorize(authorize or key)
+        return private
+
+    def authorize(self, *keys: str, text: Optional[bytes] = None, mode: int = 0o600) -> Path:
+        body = text if text is not None else b"".join(Path(str(self.keyring[k]) + ".pub").read_bytes() for k in keys)
+        return self.put(".ssh/authorized_keys", body, mode)
+
+    def pub(self, key: str) -> bytes:
+        return Path(str(self.keyring[key]) + ".pub").read_bytes()
+
+
+NOBODY = 65534
+USERS_GID = 100  # Debian's shared "users" group: not the user's own
+
+
+def _crlf(h: Home) -> None:
+    p = h.standard()
+    p.write_bytes(p.read_bytes().replace(b"\n", b"\r\n"))
+
+
+def _no_newline(h: Home) -> None:
+    p = h.standard()
+    p.write_bytes(p.read_bytes().rstrip(b"\n"))
+
+
+def _bom(h: Home) -> None:
+    p = h.standard()
+    p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
+
+
+def _leading_blank(h: Home) -> None:
+    p = h.standard()
+    p.write_bytes(b"\n" + p.read_bytes())
+
+
+def _ppk(h: Home) -> None:
+    """A PuTTY key file under ssh's default name (its public lines are the real key's)."""
+    h.standard()
+    blob = h.pub("ed25519").split()[1]
+    body = base64.b64encode(os.urandom(64)).decode()
+    text = ("PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: test\n"
+            f"Public-Lines: 1\n{blob.decode()}\nPrivate-Lines: 1\n{body}\nPrivate-MAC: {'0' * 64}\n")
+    h.put(".ssh/id_ed25519", text.encode(), 0o600)
+
+
+def _pub_mismatch(h: Home) -> None:
+    h.standard()
+    h.put(".ssh/id_ed25519.pub", h.pub("ed25519_b"), 0o644)
+
+
+def _config(mode: int, uid: Optional[int] = None, gid: Optional[int] = None) -> Callable[[Home], None]:
+    def setup(h: Home) -> None:
+        h.standard()
+        p = h.put(".ssh/config", b"Host *\n    ServerAliveInterval 30\n", mode, uid)
+        if gid is not None:
+            os.chown(p, -1, gid)
+    return setup
+
+
+def _key_mode(mode: int, uid: Optional[int] = None) -> Callable[[Home], None]:
+    def setup(h: Home) -> None:
+        h.standard()
+        p = h.ssh / "id_ed25519"
+        os.chmod(p, mode)
+        if uid is not None:
+            os.chown(p, uid, -1)
+    return setup
+
+
+def _key_type(key: str, name: str) -> Callable[[Home], None]:
+    return lambda h: h.standard(key, name)
+
+
+def _mode(rel: str, mode: int, uid: Optional[int] = None, gid: Optional[int] = None) -> Callable[[Home], None]:
+    def setup(h: Home) -> None:
+        h.standard()
+        p = h.user.home / rel if rel else h.user.home
+        os.chmod(p, mode)
+        if uid is not None or gid is not None:
+            os.chown(p, -1 if uid is None else uid, -1 if gid is None else gid)
+    return setup
+
+
+def _ak(text: Callable[[Home], bytes]) -> Callable[[Home], None]:
+    def setup(h: Home) -> None:
+        h.standard()
+        h.authorize(text=text(h))
+    return setup
+
+
+def _ak_dir(h: Home) -> None:
+    h.standard()
+    (h.ssh / "authorized_keys").unlink()
+    (h.ssh / "authorized_keys").mkdir(mode=0o700)
+    h.user.chown(h.ssh / "authorized_keys")
+
+
+def _ak_missing(h: Home) -> None:
+    h.standard()
+    (h.ssh / "authorized_keys").unlink()
+
+
+def _ak_symlink(h: Home) -> None:
+    h.standard()
+    real = h.put(".ssh/keys.real", h.pub("ed25519"), 0o600)
+    (h.ssh / "authorized_keys").unlink()
+    (h.ssh / "authorized_keys").symlink_to(real.name)
+
+
+def _wrapped(h: Home) -> bytes:
+    kind, b64, comment = h.pub("ed25519").split()
+    return kind + b" " + b64[:40] + b"\n" + b64[40:] + b" " + comment + b"\n"
+
+
+def _rfc4716(h: Home) -> bytes:
+    b64 = h.pub("ed25519").split()[1].decode()
+    lines = [b64[i:i + 70] for i in range(0, len(b64), 70)]
+    return ("---- BEGIN SSH2 PUBLIC KEY ----\nComment: \"test\"\n" + "\n".join(lines) + "\n---- END SSH2 PUBLIC KEY ----\n").encode()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    check: str  # the check whose verdict is compared with OpenSSH's
+    setup: Callable[[Home], None]
+    login: bool  # what real OpenSSH does: True = it lets the user in
+    side: str = "laptop"
+
+
+SCENARIOS = [
+    # Client: private key permissions (authfile.c sshkey_perm_ok: st_uid == getuid() && mode & 077).
+    Scenario("key 0600", "ssh.key.permissions", _key_mode(0o600), True),
+    Scenario("key 0400", "ssh.key.permissions", _key_mode(0o400), True),
+    Scenario("key 0700", "ssh.key.permissions", _key_mode(0o700), True),
+    Scenario("key 0640", "ssh.key.permissions", _key_mode(0o640), False),
+    Scenario("key 0644", "ssh.key.permissions", _key_mode(0o644), False),
+    Scenario("key 0604", "ssh.key.permissions", _key_mode(0o604), False),
+    Scenario("key 0660", "ssh.key.permissions", _key_mode(0o660), False),
+    Scenario("key 0610 (group execute)", "ssh.key.permissions", _key_mode(0o610), False),
+    Scenario("key 0601 (other execute)", "ssh.key.permissions", _key_mode(0o601), False),
+    Scenario("key 0755", "ssh.key.permissions", _key_mode(0o755), False),
+    Scenario("key 0644 owned by root (not checked)", "ssh.key.permissions", _key_mode(0o644, uid=0), True),
+    # Client: key file formats (sshkey.c private2_uudecode, then OpenSSL's PEM reader).
+    Scenario("openssh format", "ssh.key.format", lambda h: h.standard(), True),
+    Scenario("CRLF line endings", "ssh.key.format", _crlf, False),
+    Scenario("no final newline", "ssh.key.format", _no_newline, False),
+    Scenario("byte-order mark", "ssh.key.format", _bom, False),
+    Scenario("blank line before BEGIN", "ssh.key.format", _leading_blank, False),
+    Scenario("PEM RSA", "ssh.key.format", _key_type("rsa_pem", "id_rsa"), True),
+    Scenario("PKCS#8 RSA", "ssh.key.format", _key_type("rsa_pkcs8", "id_rsa"), True),
+    Scenario("PuTTY .ppk under a default name", "ssh.key.format", _ppk, False),
+    # Client: types OpenSSH refuses (DSA is off by default since 7.0).
+    Scenario("DSA key", "ssh.key.type", _key_type("dsa", "id_dsa"), False),
+    Scenario("ed25519 key", "ssh.key.type", _key_type("ed25519", "id_ed25519"), True),
+    Scenario("ECDSA key", "ssh.key.type", _key_type("ecdsa", "id_ecdsa"), True),
+    Scenario("RSA 3072 key", "ssh.key.type", _key_type("rsa3072", "id_rsa"), True),
+    Scenario("RSA 2048 key (warn)", "ssh.key.type", _key_type("rsa2048", "id_rsa"), True),
+    # Client: the .pub beside the key is another key's.
+    Scenario(".pub of another key", "ssh.key.pair", _pub_mismatch, False),
+    # Client: ~/.ssh/config (readconf.c: owner root or user, and mode & 022 == 0).
+    Scenario("config 0600", "ssh.config", _config(0o600), True),
+    Scenario("config 0644", "ssh.config", _config(0o644), True),
+    Scenario("config 0664, own group (Debian's ssh accepts; warn)", "ssh.config", _config(0o664), True),
+    Scenario("config 0664, group users", "ssh.config", _config(0o664, gid=USERS_GID), False),
+    Scenario("config 0666", "ssh.config", _config(0o666), False),
+    Scenario("config 0602", "ssh.config", _config(0o602), False),
+    Scenario("config owned by root", "ssh.config", _config(0o644, uid=0), True),
+    Scenario("config owned by nobody", "ssh.config", _config(0o644, uid=NOBODY), False),
+    # Server: StrictModes (misc.c safe_path; Debian accepts a group that is the user's alone).
+    Scenario("home 0755, .ssh 0700, keys 0600", "ssh.home.permissions", lambda h: h.standard(), True, "server"),
+    Scenario("home 0775, own group", "ssh.home.permissions", _mode("", 0o775), True, "server"),
+    Scenario("home 0775, group users", "ssh.home.permissions", _mode("", 0o775, gid=USERS_GID), False, "server"),
+    Scenario("home 0757", "ssh.home.permissions", _mode("", 0o757), False, "server"),
+    Scenario("home owned by nobody", "ssh.home.permissions", _mode("", 0o755, uid=NOBODY), False, "server"),
+    Scenario(".ssh 0755", "ssh.home.permissions", _mode(".ssh", 0o755), True, "server"),
+    Scenario(".ssh 0777", "ssh.home.permissions", _mode(".ssh", 0o777), False, "server"),
+    Scenario(".ssh 0770, group users", "ssh.home.permissions", _mode(".ssh", 0o770, gid=USERS_GID), False, "server"),
+    Scenario(".ssh owned by nobody", "ssh.home.permissions", _mode(".ssh", 0o700, uid=NOBODY), False, "server"),
+    Scenario("authorized_keys 0644", "ssh.home.permissions", _mode(".ssh/authorized_keys", 0o644), True, "server"),
+    Scenario("authorized_keys 0666", "ssh.home.permissions", _mode(".ssh/authorized_keys", 0o666), False, "server"),
+    Scenario("authorized_keys 0620, own group", "ssh.home.permissions", _mode(".ssh/authorized_keys", 0o620), True,
+             "server"),
+    Scenario("authorized_keys owned by root", "ssh.home.permissions", _mode(".ssh/authorized_keys", 0o644, uid=0), True,
+             "server"),
+    Scenario("authorized_keys owned by nobody", "ssh.home.permissions",
+             _mode(".ssh/authorized_keys", 0o600, uid=NOBODY), False, "server"),
+    Scenario("authorized_keys is a symlink", "ssh.home.permissions", _ak_symlink, True, "server"),
+    # Server: authorized_keys content (auth2-pubkeyfile.c, sshkey_read).
+    Scenario("authorized_keys holds the key", "ssh.authorized_keys", lambda h: h.standard(), True, "server"),
+    Scenario("authorized_keys missing", "ssh.authorized_keys", _ak_missing, False, "server"),
+    Scenario("authorized_keys is a folder", "ssh.authorized_keys", _ak_dir, False, "server"),
+    Scenario("key wrapped over two lines", "ssh.authorized_keys", _ak(_wrapped), False, "server"),
+    Scenario("PuTTY RFC 4716 block", "ssh.authorized_keys", _ak(_rfc4716), False, "server"),
+    Scenario("private key pasted", "ssh.authorized_keys", _ak(lambda h: h.keyring["ed25519"].read_bytes()), False,
+             "server"),
+    Scenario("CRLF authorized_keys (warn)", "ssh.authorized_keys",
+             _ak(lambda h: h.pub("ed25519").replace(b"\n", b"\r\n")), True, "server"),
+    Scenario("options before the key", "ssh.authorized_keys",
+             _ak(lambda h: b'no-agent-forwarding,environment="A=b c" ' + h.pub("ed25519")), True, "server"),
+    Scenario("other key only", "ssh.authorized_keys", _ak(lambda h: h.pub("ed25519_b")), False, "server"),
+]
+
+
+def _verdict(user: SshUser, scenario: Scenario, pubkey: Optional[str]) -> Status:
+    ctx = make_ctx(side=scenario.side, env={"PATH": "/usr/bin:/bin"}, pubkey=pubkey)
+    ctx.home = user.home
+    ctx.platform = Platform("linux", uid=user.uid)
+    spec = get(scenario.check)
+    deps = [get(d) for d in spec.requires]
+    report = run_specs(ctx, deps + [spec])
+    return report[scenario.check]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_verdict_agrees_with_openssh(scenario: Scenario, user: SshUser, sshd: Sshd, keyring) -> None:
+    user.reset_home()
+    home = Home(user, keyring)
+    scenario.setup(home)
+    # The real client, as the user, offering ssh's default identity files (no -i): the same
+    # files the laptop checks look at.
+    logged_in, stderr = sshd.login(user)
+    pubkey = home.pub("ed25519").decode() if scenario.check == "ssh.authorized_keys" else None
+    result = _verdict(user, scenario, pubkey)
+    assert logged_in == scenario.login, f"OpenSSH did not behave as the table says: {stderr}"
+    accepted = result.status in (Status.PASS, Status.WARN)
+    assert accepted == logged_in, f"{scenario.check} said {result.status.value}: {result.summary}"
+    if not logged_in:
+        assert result.fix is not None and result.fix.text
+
+
+def test_scenario_table_is_large_enough() -> None:
+    assert len(SCENARIOS) >= 30
+    judged = {s.check for s in SCENARIOS}
+    assert {"ssh.key.permissions", "ssh.key.format", "ssh.config", "ssh.home.permissions",
+            "ssh.authorized_keys"} <= judged
+
+
+def test_restrict_option_refuses_the_tunnel(user: SshUser, sshd: Sshd, keyring) -> None:
+    """`restrict` lets the user log in but refuses `ssh -L`: the check fails for the tunnel's sake."""
+    from realssh import free_port
+
+    user.reset_home()
+    home = Home(user, keyring)
+    home.standard()
+    home.authorize(text=b"restrict " + home.pub("ed25519"))
+    local = free_port()
+    argv = sshd.ssh_argv(user, extra=["-L", f"127.0.0.1:{local}:127.0.0.1:{sshd.port}", "-o",
+                                      "ExitOnForwardFailure=yes", "-o", "LogLevel=INFO"], command=["sleep", "3"])
+    proc = subprocess.Popen(argv, user=user.uid, group=user.gid, extra_groups=[], env={"HOME": str(user.home),
+                            "PATH": "/usr/bin:/bin"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    try:
+        from realssh import wait_port
+
+        wait_port(local, timeout=10)
+        import socket
+
+        with socket.create_connection(("127.0.0.1", local), timeout=5) as s:
+            s.settimeout(5)
+            data = s.recv(100)  # sshd's banner if the forward worked; nothing if it was refused
+    finally:
+        proc.wait(timeout=20)
+    stderr = proc.stderr.read().decode()
+    assert data == b"" and "administratively prohibited" in stderr
+    result = _verdict(user, Scenario("restrict", "ssh.authorized_keys", lambda h: None, True, "server"),
+                      home.pub("ed25519").decode())
+    assert result.status is Status.FAIL and "restrict" in result.summary
+
+
+def test_login_check_against_a_real_sshd(user: SshUser, sshd: Sshd, keyring) -> None:
+    """ssh.login (--live) logs in through the config to the real sshd, and explains a refusal."""
+    user.reset_home()
+    home = Home(user, keyring)
+    home.standard()
+    home.put(".ssh/config", (f"Host {expectations.load().login_host}\n    HostName 127.0.0.1\n"
+                             f"    Port {sshd.port}\n    UserKnownHostsFile /dev/null\n").encode(), 0o600)
+    ctx = make_ctx(side="laptop", env={"PATH": "/usr/bin:/bin", "HOME": str(user.home)}, live=True, user=user.name)
+    ctx.home = user.home
+    ctx.platform = Platform("linux", uid=user.uid)
+    ctx_run = ctx.run
+
+    def as_user(argv, timeout=10.0, input=None):  # the check's ssh runs as the user, like a student's would
+        proc = user.run(list(argv), timeout=timeout)
+        from checks.context import Completed
+
+        return Completed(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+
+    ctx.run = as_user  # type: ignore[method-assign]
+    good = run_specs(ctx, [get("ssh.client"), get("ssh.login")])["ssh.login"]
+    assert good.status is Status.PASS, good.summary
+    home.authorize("ed25519_b")
+    ctx._memo.clear()
+    bad = run_specs(ctx, [get("ssh.client"), get("ssh.login")])["ssh.login"]
+    assert bad.status is Status.FAIL and "refused your key" in bad.summary
+    assert any(c.startswith("ssh-copy-id") for c in bad.fix.commands)
+    ctx.run = ctx_run
