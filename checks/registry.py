@@ -39,6 +39,11 @@ class CheckSpec:
         return self.id.split(".", 1)[0]
 
     @property
+    def anchor(self) -> str:
+        """The check's anchor on the troubleshooting page (Sphinx's id rules)."""
+        return re.sub(r"[^a-z0-9]+", "-", self.id)
+
+    @property
     def description(self) -> str:
         """The first line of the check's docstring: the question it answers."""
         doc = (self.func.__doc__ or "").strip()

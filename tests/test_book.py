@@ -63,7 +63,7 @@ def test_troubleshooting_lists_every_check(built_book: Path) -> None:
 
     page = (built_book / "book" / "troubleshooting.html").read_text(encoding="utf-8")
     for spec in all_checks():
-        assert f'id="{spec.id.replace(".", "-")}"' in page, spec.id
+        assert f'id="{spec.anchor}"' in page, spec.id
         for fix in spec.fixes:
             assert _text(fix) in _text(page), (spec.id, fix)
 

@@ -55,7 +55,7 @@ class SelfcheckReference(_MarkdownDirective):
                 area = spec.area
                 out += [f"## {area_titles.get(area, area)}", ""]
             sides = ", ".join(s for s in ("laptop", "jumpbox", "server") if s in spec.sides)
-            out += [f"({spec.id.replace('.', '-')})=", f"### `{spec.id}`: {spec.title}", "",
+            out += [f"({spec.anchor})=", f"### `{spec.id}`: {spec.title}", "",
                     f"**Checks:** {spec.description}", ""]
             if spec.explanation:
                 out += [spec.explanation, ""]
