@@ -159,11 +159,14 @@ def http_get(port: int, path: str, timeout: float, headers: Optional[Dict[str, s
     try:
         conn.request("GET", path, headers={"Host": f"localhost:{port}", "Accept": "application/json",
                                            "User-Agent": "selfcheck", **(headers or {})})
-        conn.sock.settimeout(max(0.05, deadline - time.monotonic()))
+        sock = conn.sock  # kept: http.client drops conn.sock once a response is complete
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
         resp = conn.getresponse()
         body = b""
         while len(body) < 65536:
-            conn.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                raise socket.timeout("body too slow")
+            sock.settimeout(max(0.05, deadline - time.monotonic()))
             chunk = resp.read1(65536 - len(body)) if hasattr(resp, "read1") else resp.read(65536)
             if not chunk:
                 break
@@ -333,8 +336,10 @@ def local_port(ctx: Context) -> Verdict:
     if owner and not re.match(r"(?i)^(ssh|ssh\.exe|plink|putty)", owner[1] or "ssh"):
         pid, name = owner
         other = port + 1
-        return failed(f"localhost:{port} is held by {name or 'another program'} (process {pid}), not by ssh: "
-                      "your tunnel cannot use it",
+        what = f"{name or 'another program'} (process {pid})"
+        if _looks_like_jupyter(http_get(port, "/api", ctx.options.timeout)):
+            what = f"a Jupyter server running on your own computer ({name}, process {pid})"
+        return failed(f"localhost:{port} is held by {what}, not by ssh: your tunnel cannot use it",
                       Fix("Stop the program that holds the port, or use another local port for the tunnel "
                           "(then open that port in the browser):",
                           [_kill_command(ctx, pid), _command(ctx).replace(f"-L {port}:", f"-L {other}:")]),

@@ -45,3 +45,53 @@ def built_book(tmp_path_factory) -> Path:
         pytest.fail(f"the book build failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}\n{reports}")
     (out / "build.log").write_text(proc.stdout + proc.stderr)
     return html
+
+
+# -- a real sshd and a throwaway user, shared by the SSH and tunnel tests ---------------------
+
+from typing import Dict, List  # noqa: E402
+
+from realssh import Sshd, SshUser, create_user, delete_user, require  # noqa: E402
+
+KEYGEN: Dict[str, List[str]] = {
+    "ed25519": ["-t", "ed25519"],
+    "ed25519_b": ["-t", "ed25519"],
+    "ecdsa": ["-t", "ecdsa", "-b", "256"],
+    "rsa3072": ["-t", "rsa", "-b", "3072"],
+    "rsa2048": ["-t", "rsa", "-b", "2048"],
+    "rsa_pem": ["-t", "rsa", "-b", "3072", "-m", "PEM"],
+    "rsa_pkcs8": ["-t", "rsa", "-b", "3072", "-m", "PKCS8"],
+    "dsa": ["-t", "dsa"],
+    "ed25519_pass": ["-t", "ed25519", "-N", "correct horse"],
+}
+
+
+@pytest.fixture(scope="session")
+def keyring(tmp_path_factory) -> Dict[str, Path]:
+    require(shutil.which("ssh-keygen") is not None, "ssh-keygen is missing (openssh-client)")
+    folder = tmp_path_factory.mktemp("keys")
+    made = {}
+    for name, args in KEYGEN.items():
+        path = folder / name
+        argv = ["ssh-keygen", "-q", *args, "-f", str(path), "-C", f"{name}@test"]
+        if "-N" not in args:
+            argv[2:2] = ["-N", ""]
+        subprocess.run(argv, check=True, capture_output=True, timeout=60)
+        made[name] = path
+    return made
+
+
+@pytest.fixture(scope="session")
+def user() -> SshUser:
+    account = create_user()
+    yield account
+    delete_user(account)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory, user: SshUser) -> Sshd:
+    server = Sshd(tmp_path_factory.mktemp("sshd"), user.name).start()
+    yield server
+    server.stop()
+
+

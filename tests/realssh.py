@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from conftest import IN_CI
+IN_CI = bool(os.environ.get("CI"))
 
 SSHD = "/usr/sbin/sshd"
 
@@ -153,3 +153,36 @@ class Sshd:
         """Log in as the user with the real client; True when sshd let them in."""
         proc = user.run(self.ssh_argv(user, key, extra), timeout=30)
         return proc.returncode == 0, proc.stderr
+
+
+class Home:
+    """The throwaway user's home, set up for one scenario."""
+
+    def __init__(self, user: SshUser, keyring: Dict[str, Path]) -> None:
+        self.user, self.keyring = user, keyring
+        self.ssh = user.home / ".ssh"
+
+    def put(self, rel: str, data: bytes, mode: int, uid: Optional[int] = None) -> Path:
+        path = self.user.home / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.chmod(path, mode)
+        self.user.chown(path, uid)
+        return path
+
+    def standard(self, key: str = "ed25519", name: str = "id_ed25519", authorize: Optional[str] = None) -> Path:
+        """~/.ssh 0700 with key (0600) and .pub, and the key in authorized_keys (0600)."""
+        self.ssh.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(self.ssh, 0o700)
+        self.user.chown(self.ssh)
+        private = self.put(f".ssh/{name}", self.keyring[key].read_bytes(), 0o600)
+        self.put(f".ssh/{name}.pub", Path(str(self.keyring[key]) + ".pub").read_bytes(), 0o644)
+        self.authorize(authorize or key)
+        return private
+
+    def authorize(self, *keys: str, text: Optional[bytes] = None, mode: int = 0o600) -> Path:
+        body = text if text is not None else b"".join(Path(str(self.keyring[k]) + ".pub").read_bytes() for k in keys)
+        return self.put(".ssh/authorized_keys", body, mode)
+
+    def pub(self, key: str) -> bytes:
+        return Path(str(self.keyring[key]) + ".pub").read_bytes()

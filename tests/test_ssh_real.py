@@ -25,86 +25,11 @@ from checks.platform import Platform
 from checks.registry import get
 from checks.runner import run_specs
 from helpers import make_ctx
-from realssh import Sshd, SshUser, create_user, delete_user, require
+from realssh import Home, Sshd, SshUser
 
 pytestmark = pytest.mark.slow
 
-KEYGEN: Dict[str, List[str]] = {
-    "ed25519": ["-t", "ed25519"],
-    "ed25519_b": ["-t", "ed25519"],
-    "ecdsa": ["-t", "ecdsa", "-b", "256"],
-    "rsa3072": ["-t", "rsa", "-b", "3072"],
-    "rsa2048": ["-t", "rsa", "-b", "2048"],
-    "rsa_pem": ["-t", "rsa", "-b", "3072", "-m", "PEM"],
-    "rsa_pkcs8": ["-t", "rsa", "-b", "3072", "-m", "PKCS8"],
-    "dsa": ["-t", "dsa"],
-    "ed25519_pass": ["-t", "ed25519", "-N", "correct horse"],
-}
-
-
-@pytest.fixture(scope="module")
-def keyring(tmp_path_factory) -> Dict[str, Path]:
-    require(shutil.which("ssh-keygen") is not None, "ssh-keygen is missing (openssh-client)")
-    folder = tmp_path_factory.mktemp("keys")
-    made = {}
-    for name, args in KEYGEN.items():
-        path = folder / name
-        argv = ["ssh-keygen", "-q", *args, "-f", str(path), "-C", f"{name}@test"]
-        if "-N" not in args:
-            argv[2:2] = ["-N", ""]
-        subprocess.run(argv, check=True, capture_output=True, timeout=60)
-        made[name] = path
-    return made
-
-
-@pytest.fixture(scope="module")
-def user() -> SshUser:
-    account = create_user()
-    yield account
-    delete_user(account)
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory, user: SshUser) -> Sshd:
-    server = Sshd(tmp_path_factory.mktemp("sshd"), user.name).start()
-    yield server
-    server.stop()
-
-
 # -- building homes ---------------------------------------------------------------------------
-
-class Home:
-    """The throwaway user's home, set up for one scenario."""
-
-    def __init__(self, user: SshUser, keyring: Dict[str, Path]) -> None:
-        self.user, self.keyring = user, keyring
-        self.ssh = user.home / ".ssh"
-
-    def put(self, rel: str, data: bytes, mode: int, uid: Optional[int] = None) -> Path:
-        path = self.user.home / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        os.chmod(path, mode)
-        self.user.chown(path, uid)
-        return path
-
-    def standard(self, key: str = "ed25519", name: str = "id_ed25519", authorize: Optional[str] = None) -> Path:
-        """~/.ssh 0700 with key (0600) and .pub, and the key in authorized_keys (0600)."""
-        self.ssh.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(self.ssh, 0o700)
-        self.user.chown(self.ssh)
-        private = self.put(f".ssh/{name}", self.keyring[key].read_bytes(), 0o600)
-        self.put(f".ssh/{name}.pub", Path(str(self.keyring[key]) + ".pub").read_bytes(), 0o644)
-        self.authorize(authorize or key)
-        return private
-
-    def authorize(self, *keys: str, text: Optional[bytes] = None, mode: int = 0o600) -> Path:
-        body = text if text is not None else b"".join(Path(str(self.keyring[k]) + ".pub").read_bytes() for k in keys)
-        return self.put(".ssh/authorized_keys", body, mode)
-
-    def pub(self, key: str) -> bytes:
-        return Path(str(self.keyring[key]) + ".pub").read_bytes()
-
 
 NOBODY = 65534
 USERS_GID = 100  # Debian's shared "users" group: not the user's own

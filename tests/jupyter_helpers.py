@@ -1,0 +1,94 @@
+"""Real Jupyter Servers and helper listeners on loopback, started and stopped by the tests."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Optional
+
+from realssh import wait_port
+
+
+class JupyterServer:
+    """`jupyter_server` on 127.0.0.1 with a base URL and a token; stopped by pid."""
+
+    def __init__(self, port: int, base_url: str, token: str, workdir: Path) -> None:
+        self.port, self.base_url, self.token = port, base_url, token
+        self.dir = workdir
+        self.runtime = workdir / "runtime"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self) -> "JupyterServer":
+        self.dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(self.runtime), "JUPYTER_CONFIG_DIR": str(self.dir / "cfg"),
+               "JUPYTER_DATA_DIR": str(self.dir / "data"), "JUPYTER_PLATFORM_DIRS": "1"}
+        argv = [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
+                "--ServerApp.port_retries=0", f"--ServerApp.base_url={self.base_url}", "--ServerApp.open_browser=False",
+                f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.dir}", "--ServerApp.allow_root=True"]
+        self.log = open(self.dir / "server.log", "ab")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+        wait_port(self.port, timeout=60)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+        self.log.close()
+
+
+class HungListener:
+    """Accepts connections and never answers (a server that hangs)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+                self.held.append(conn)
+            except OSError:
+                continue
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=5)
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+class PlainHttp:
+    """A plain HTTP server that is not Jupyter."""
+
+    def __init__(self, directory: Path) -> None:
+        handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(directory), **k)  # noqa: E731
+        http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None  # keep test output quiet
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
