@@ -95,9 +95,12 @@ def _run(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
     from .expectations import ExpectationsError
     from .registry import all_checks, unknown_selectors
 
+    import contextlib
+
     parser = build_parser()
     try:
-        ns = parser.parse_args(argv)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            ns = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
     if ns.assignment and ns.expectations:

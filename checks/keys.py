@@ -424,8 +424,12 @@ def parse_pubkey_arg(value: str) -> Tuple[Optional[str], str]:
             return parse_public_line(value).fingerprint, ""
         except KeyFormatError as exc:
             return None, str(exc)
-    path = Path(value).expanduser()
-    if path.is_file():
+    try:
+        path = Path(value).expanduser()
+        is_file = path.is_file()
+    except (OSError, ValueError, RuntimeError):  # a name too long, a NUL, an unknown ~user
+        is_file = False
+    if is_file:
         key = read_public_file(path)
         if key is None:
             return None, f"{path} holds no public key line"

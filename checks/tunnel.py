@@ -19,7 +19,7 @@ from .registry import check
 
 DOCS = "lessons/jupyter.html"
 _TOKEN_RE = re.compile(r"^[0-9a-f]{48}$|^[0-9a-f]{64}$")
-_STRIP = " \t\r\n'\"`<>«»“”‘’"
+_STRIP = " \t\r\n'\"`<>«»“”‘’([{"
 _TRAILING = ".,;:!?)]}"
 
 

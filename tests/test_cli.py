@@ -1,0 +1,126 @@
+"""The command line: exit statuses, usage and expectations errors (clear message, no traceback)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from checks import expectations
+from checks.cli import main
+from conftest import ROOT
+
+GOOD = (ROOT / "checks" / "assignments" / "methodology-1.toml").read_text()
+
+
+def cli(*args: str):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_version_and_list() -> None:
+    code, out, _ = cli("--list")
+    assert code == 0
+    ids = [line.split()[0] for line in out.splitlines()]
+    assert "ssh.key.permissions" in ids and "tunnel.url" in ids and len(ids) == len(set(ids))
+
+
+def test_exit_zero_when_nothing_fails(tmp_path: Path) -> None:
+    code, out, _ = cli("--only", "env.python", "--json")
+    assert code == 0 and json.loads(out)["counts"]["pass"] == 1
+
+
+def test_exit_one_when_a_check_fails(tmp_path: Path) -> None:
+    (tmp_path / "home").mkdir()
+    code, out, _ = cli("--side", "laptop", "--only", "ssh.dir", "--home", str(tmp_path / "home"))
+    assert code == 1 and "✗ fail" in out or "x fail" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bogus"], "unrecognized arguments"),
+    (["--only", "ssh.nothing"], "--only names no check: ssh.nothing"),
+    (["--timeout", "abc"], "is not a number of seconds"),
+    (["--side", "moon"], "invalid choice"),
+    (["--assignment", "nope"], "no assignment called 'nope'"),
+    (["--home", "/no/such/dir"], "--home /no/such/dir: no such directory"),
+    (["--assignment", "methodology-1", "--expectations", "x.toml"], "not both"),
+])
+def test_usage_errors_exit_2_with_a_message(args, message) -> None:
+    code, out, err = cli(*args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err + out
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: "surprise = 1\n" + t, "unknown key 'surprise'"),
+    (lambda t: t.replace("[tunnel]", "[tunnel]\nlocal_prot = 1"), "unknown key tunnel.local_prot"),
+    (lambda t: t.replace("cpus = 2", 'cpus = "two"'), "resources.cpus is a string ('two'): expected a number of CPUs"),
+    (lambda t: t.replace("gpus = 0", "gpus = 0.5"), "resources.gpus is a number (0.5): expected a whole number"),
+    (lambda t: t.replace("local_port = 8889\n", ""), "missing tunnel.local_port: expected a port number"),
+    (lambda t: t.replace('id = "methodology-1"\n', ""), "missing id"),
+    (lambda t: t.replace("min_rsa_bits = 2048", "min_rsa_bits = 512"), "ssh.min_rsa_bits is 512: expected at least 1024"),
+    (lambda t: t.replace('"ecdsa", ', '"dsa", '), "ssh.key_types holds 'dsa'"),
+    (lambda t: t.replace("local_port = 8889", "local_port = 80"), "tunnel.local_port is 80: expected 1024 or more"),
+    (lambda t: t.replace("cpus = 2", "cpus = true"), "resources.cpus is a boolean (True)"),
+    (lambda t: t + "\n[[oops\n", "not valid TOML"),
+    (lambda t: t.replace("[resources]", "resources = 3\n[resourcez]"), "unknown key 'resourcez'"),
+])
+def test_bad_expectations_name_the_key(tmp_path: Path, edit, message) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(edit(GOOD))
+    with pytest.raises(expectations.ExpectationsError) as info:
+        expectations.load(str(path))
+    assert message in str(info.value)
+    code, out, err = cli("--expectations", str(path), "--only", "env.python")
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_instructor_file_is_used(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(GOOD.replace('id = "methodology-1"', 'id = "lab-2"'))
+    code, out, _ = cli("--expectations", str(path), "--only", "env.python", "--json")
+    assert code == 0 and json.loads(out)["assignment"] == "lab-2"
+
+
+def test_every_shipped_assignment_validates_and_names_real_checks() -> None:
+    from checks.registry import unknown_selectors
+
+    for name in expectations.available():
+        exp = expectations.load(name)
+        assert unknown_selectors(exp.checks) == [], name
+
+
+def test_exit_three_when_the_checker_breaks() -> None:
+    from checks.registry import get
+
+    spec = get("env.python")
+    original = spec.func
+    object.__setattr__(spec, "func", lambda ctx: 1 / 0)
+    try:
+        code, out, _ = cli("--only", "env.python")
+    finally:
+        object.__setattr__(spec, "func", original)
+    assert code == 3 and "bug in the checker" in out
+
+
+def test_no_color_and_plain_output_when_piped() -> None:
+    proc = subprocess.run([sys.executable, "-m", "checks", "--only", "env.python"], capture_output=True,
+                          text=True, cwd=ROOT, timeout=60, env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1",
+                                                                "PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 0
+    assert "\033[" not in proc.stdout
+    assert "+ pass" in proc.stdout
+    proc.stdout.encode("ascii")
+
+
+def test_explain_command() -> None:
+    code, out, _ = cli("explain", "channel 2: open failed: connect failed: Connection refused")
+    assert code == 0 and "tunnel.jupyter" in out
+    code, out, _ = cli("explain", "all is well")
+    assert code == 1 and "not one the self-check knows" in out
