@@ -53,6 +53,6 @@ def resources(assignment: Optional[str] = None, **options: Any):
 
 def explain(text: str):
     """Explain an error message you saw: its cause, the fix, and the check that confirms it."""
-    from .explain import explain as _explain
+    from .explainer import explain as _explain
 
     return _explain(text)

@@ -77,7 +77,7 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None,
     args: List[str] = list(sys.argv[1:] if argv is None else argv)
     try:
         if args and args[0] == "explain":
-            from .explain import main as explain_main
+            from .explainer import main as explain_main
 
             return explain_main(args[1:], stdout, stderr)
         if args and args[0] == "collect":

@@ -69,6 +69,7 @@ class Context:
     platform: Platform = field(default_factory=Platform.current)
     options: Options = field(default_factory=Options)
     cwd: Path = field(default_factory=Path.cwd)
+    python_path: List[str] = field(default_factory=lambda: list(__import__("sys").path))  # where packages live
     clock: Callable[[], float] = time.time
     redactor: Redactor = field(default_factory=Redactor)
     changes: List[str] = field(default_factory=list)  # what --fix did, in order

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from .context import Context
 from .model import Fix, Verdict, failed, passed, skipped, warned
@@ -84,3 +84,95 @@ def python_version(ctx: Context) -> Verdict:
                   Fix(f"Use a Python that matches the assignment's range ({spec}), for example with conda:",
                       [f"conda create -n course 'python{spec}'", "conda activate course"]),
                   expected=spec, observed=version)
+
+
+def installed_packages(ctx: Context) -> Dict[str, str]:
+    """Installed distributions' names (normalised) and versions, read from their metadata only."""
+    from importlib import metadata
+
+    found: Dict[str, str] = {}
+    for dist in metadata.distributions(path=list(ctx.python_path)):
+        try:
+            name = dist.metadata["Name"]
+        except Exception:  # noqa: BLE001 - a broken dist-info must not stop the check
+            continue
+        if name:
+            found.setdefault(_normalise(name), dist.version or "")
+    return found
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _load_compare(ctx: Context) -> Tuple[Optional[Dict[str, str]], str]:
+    """The other side's package versions from its JSON report (--compare), or why not."""
+    import json
+
+    path = ctx.options.compare
+    if not path:
+        return None, ""
+    try:
+        doc = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, ValueError) as exc:
+        return None, f"cannot read {path}: {exc}"
+    for result in doc.get("results", []) if isinstance(doc, dict) else []:
+        if isinstance(result, dict) and result.get("id") == "env.packages":
+            observed = result.get("observed")
+            if isinstance(observed, dict) and isinstance(observed.get("installed"), dict):
+                return {_normalise(str(k)): str(v) for k, v in observed["installed"].items()}, ""
+    return None, f"{path} has no env.packages result with package versions (make it with --json)"
+
+
+@check("env.packages", title="Package versions", docs="lessons/remote-development.html#guidelines",
+       fixes=("Install the versions the assignment asks for", "Make both sides use the same versions"))
+def packages(ctx: Context) -> Verdict:
+    """Are the packages the assignment lists installed at matching versions, and the same on both sides?
+
+    Read from installed metadata, without importing anything. With --compare other.json (the
+    other side's JSON report) every package whose version differs is listed.
+    """
+    from .versions import InvalidSpec, matches
+
+    installed = installed_packages(ctx)
+    observed = {"installed": dict(sorted(installed.items()))}
+    wrong, missing = [], []
+    for name, spec in ctx.expectations.packages:
+        have = installed.get(_normalise(name))
+        if have is None:
+            missing.append((name, spec))
+            continue
+        try:
+            if not matches(have, spec):
+                wrong.append((name, spec, have))
+        except InvalidSpec:
+            wrong.append((name, spec, have))
+    if missing or wrong:
+        pins = [f"{n}{s}" for n, s in missing] + [f"{n}{s}" for n, s, _ in wrong]
+        said = [f"{n} is missing (wanted {s})" for n, s in missing] + [f"{n} {h} (wanted {s})" for n, s, h in wrong]
+        return failed("; ".join(said), Fix("Install the versions the assignment asks for:",
+                                           ["python3 -m pip install " + " ".join(f"'{p}'" for p in pins)]),
+                      expected=dict(ctx.expectations.packages), observed=observed)
+    other, problem = _load_compare(ctx)
+    if problem:
+        return failed(f"--compare: {problem}", Fix("Make the other side's report with --json, then compare:",
+                                                    ["python3 -m checks --json > other-side.json"]), observed=observed)
+    if other is not None:
+        differ = sorted((n, installed[n], other[n]) for n in installed.keys() & other.keys() if installed[n] != other[n])
+        only_here = len(installed.keys() - other.keys())
+        only_there = len(other.keys() - installed.keys())
+        details = [f"{n}: {a} here, {b} there" for n, a, b in differ]
+        details.append(f"{only_here} package(s) only here, {only_there} only on the other side")
+        observed["differ"] = {n: {"here": a, "there": b} for n, a, b in differ}
+        if differ:
+            return warned(f"{len(differ)} package(s) differ from the other side: "
+                          + ", ".join(f"{n} {a} vs {b}" for n, a, b in differ[:5]) + ("…" if len(differ) > 5 else ""),
+                          Fix("Make both sides use the same versions (here, pinned to the other side's):",
+                              ["python3 -m pip install " + " ".join(f"'{n}=={b}'" for n, _, b in differ[:20])]),
+                          observed=observed, details=details)
+        return passed(f"the {len(installed.keys() & other.keys())} packages on both sides have the same versions",
+                      observed=observed, details=details)
+    wanted = len(ctx.expectations.packages)
+    what = f"the {wanted} package(s) the assignment lists match" if wanted else "the assignment lists no packages"
+    return passed(f"{what}; {len(installed)} installed packages recorded (compare sides with --compare)",
+                  expected=dict(ctx.expectations.packages) or None, observed=observed)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Dict, List, Optional, Tuple
 
+from ._text import digits
+
 OPENSSH_BEGIN = b"-----BEGIN OPENSSH PRIVATE KEY-----"
 OPENSSH_END = b"-----END OPENSSH PRIVATE KEY-----"
 MAGIC = b"openssh-key-v1\x00"
@@ -261,7 +263,7 @@ def _read_putty(path: Path, handle: BinaryIO, head: bytes, problems: List[str]) 
         value = value.strip()
         if key == "Encryption":
             encrypted = value != "none"
-        elif key == "Public-Lines" and value.isdigit():
+        elif key == "Public-Lines" and digits(value):
             body = b"".join(handle.readline(MAX_LINE).strip() for _ in range(min(int(value), 256)))
             try:
                 blob = base64.b64decode(body, validate=True)

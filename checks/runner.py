@@ -110,7 +110,7 @@ def report_user(ctx: Context) -> str:
     if ctx.options.user:
         return ctx.options.user
     if ctx.options.url:
-        from .tunnel import parse_url
+        from .forward import parse_url
 
         parsed = parse_url(ctx.options.url)
         if parsed.user:
@@ -165,7 +165,7 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
     )
     ctx.secret(ctx.env.get("JUPYTER_TOKEN"))  # the server's own token, inside the container
     if url:
-        from .tunnel import parse_url
+        from .forward import parse_url
 
         ctx.secret(parse_url(url).token)
     if side:

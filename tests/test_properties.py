@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks import keys, render
-from checks.explain import explain
+from checks.explainer import explain
 from checks.model import Fix, Report, Result, Status
 from checks.redact import Redactor
-from checks.tunnel import parse_url
+from checks.forward import parse_url
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

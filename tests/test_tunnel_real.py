@@ -76,7 +76,7 @@ def run_tunnel_checks(local: int, url: Optional[str], token_secret: str = TOKEN)
     ctx.platform = Platform("linux")
     ctx.procfs = Path("/proc")  # the real one: which process holds the port
     if url:
-        from checks.tunnel import parse_url
+        from checks.forward import parse_url
 
         ctx.secret(parse_url(url).token)
     report = run_specs(ctx, select(["tunnel"]))
@@ -149,7 +149,7 @@ def test_5_local_jupyter_on_the_local_port(tmp_path: Path) -> None:
     try:
         results, _ = run_tunnel_checks(local, url_for(ALICE))
         # The same port when the owner cannot be told (as on a laptop where lsof shows nothing):
-        import checks.tunnel as tunnel_module
+        import checks.forward as tunnel_module
 
         original = tunnel_module.listener_owner
         tunnel_module.listener_owner = lambda ctx, port: None

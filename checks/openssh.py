@@ -616,7 +616,7 @@ def login(ctx: Context) -> Verdict:
 
     Contacts the login host: runs only with --live.
     """
-    from .explain import explain
+    from .explainer import explain
 
     host = ctx.expectations.login_host
     user = ctx.options.user or _url_user(ctx)
@@ -650,7 +650,7 @@ def login(ctx: Context) -> Verdict:
 
 
 def _url_user(ctx: Context) -> str:
-    from .tunnel import parse_url
+    from .forward import parse_url
 
     return parse_url(ctx.options.url).user if ctx.options.url else ""
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ._text import digits
 from .context import Context
 from .model import Fix, Verdict, failed, passed, skipped, warned
 from .registry import check
@@ -205,7 +206,7 @@ def listener_owner(ctx: Context, port: int) -> Optional[Tuple[int, str]]:
         proc = ctx.run(["lsof", "-nP", f"-iTCP:{port}", "-sTCP:LISTEN", "-Fpc"], timeout=3)
         pid, name = None, ""
         for line in proc.stdout.splitlines():
-            if line.startswith("p") and line[1:].isdigit():
+            if line.startswith("p") and digits(line[1:]):
                 pid = int(line[1:])
             elif line.startswith("c"):
                 name = line[1:]
@@ -215,7 +216,7 @@ def listener_owner(ctx: Context, port: int) -> Optional[Tuple[int, str]]:
         for line in proc.stdout.splitlines():
             cols = line.split()
             if len(cols) >= 5 and cols[1].endswith(f":{port}") and cols[3].upper() == "LISTENING":
-                pid = int(cols[4]) if cols[4].isdigit() else None
+                pid = int(cols[4]) if digits(cols[4]) else None
                 if pid:
                     task = ctx.run(["tasklist", "/FI", f"PID eq {pid}", "/FO", "CSV", "/NH"], timeout=5)
                     name = task.stdout.split(",")[0].strip('"') if task.ok and "," in task.stdout else ""
@@ -237,7 +238,7 @@ def _linux_owner(ctx: Context, port: int) -> Optional[Tuple[int, str]]:
     import os
 
     try:
-        pids = [p for p in os.listdir(ctx.procfs) if p.isdigit()]
+        pids = [p for p in os.listdir(ctx.procfs) if digits(p)]
     except OSError:
         return None
     for pid in pids:

@@ -1,0 +1,53 @@
+"""Keeping the code in sync: committed, and neither ahead of nor behind its upstream."""
+
+from __future__ import annotations
+
+import re
+
+from .context import Context
+from .model import Fix, Verdict, passed, skipped, warned
+from .registry import check
+
+
+@check("git.sync", title="Code in sync with its repository", docs="lessons/remote-development.html#guidelines",
+       fixes=("Commit your changes and push them", "Push your commits", "Pull the new commits"))
+def sync(ctx: Context) -> Verdict:
+    """Is your work committed, and neither ahead of nor behind its upstream (as of your last fetch)?
+
+    The lesson's first guideline: the code on your computer and on the server should be the
+    same, through frequent commits, pushes and pulls.
+    """
+    inside = ctx.run(["git", "rev-parse", "--show-toplevel"], timeout=5)
+    if inside.missing:
+        return skipped("git is not installed here")
+    if not inside.ok:
+        return skipped(f"{ctx.cwd} is not inside a git repository")
+    top = inside.stdout.strip()
+    status = ctx.run(["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"], timeout=10)
+    if not status.ok:
+        return skipped(f"git status failed: {(status.stderr or status.error).strip()}")
+    changed = [ln for ln in status.stdout.splitlines() if ln[:1] in ("1", "2", "u")]
+    ab = re.search(r"^# branch\.ab \+(\d+) -(\d+)", status.stdout, re.M)
+    head = re.search(r"^# branch\.head (\S+)", status.stdout, re.M)
+    branch = head.group(1) if head else "?"
+    ahead, behind = (int(ab.group(1)), int(ab.group(2))) if ab else (0, 0)
+    observed = {"repository": top, "branch": branch, "changed": len(changed), "ahead": ahead, "behind": behind}
+    if changed:
+        return warned(f"{len(changed)} file(s) changed but not committed in {top}: the other side cannot see them",
+                      Fix("Commit your changes and push them:", ['git add -A && git commit -m "Work in progress"',
+                                                                   "git push"]), observed=observed)
+    if ab is None:
+        return warned(f"branch {branch} has no upstream: it is not pushed anywhere the other side can pull from",
+                      Fix("Push your commits (and set the upstream):", [f"git push -u origin {branch}"]),
+                      observed=observed)
+    if ahead and behind:
+        return warned(f"branch {branch} is {ahead} commit(s) ahead of and {behind} behind its upstream",
+                      Fix("Pull the new commits, then push yours:", ["git pull --rebase", "git push"]), observed=observed)
+    if ahead:
+        return warned(f"branch {branch} has {ahead} commit(s) not pushed", Fix("Push your commits:", ["git push"]),
+                      observed=observed)
+    if behind:
+        return warned(f"branch {branch} is {behind} commit(s) behind its upstream (as of your last fetch)",
+                      Fix("Pull the new commits:", ["git pull"]), observed=observed)
+    return passed(f"branch {branch} is committed and in step with its upstream (as of your last fetch)",
+                  observed=observed)
