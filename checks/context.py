@@ -75,17 +75,28 @@ class Context:
     changes: List[str] = field(default_factory=list)  # what --fix did, in order
     _memo: Dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _key_locks: Dict[Any, threading.Lock] = field(default_factory=dict, repr=False)
 
     # -- shared probes ---------------------------------------------------------------------
 
     def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """Compute a probe once per run; several checks read the same `ssh -G`, say."""
+        """Compute a probe once per run; several checks read the same `ssh -G`, say.
+
+        Checks run concurrently, so each key has its own lock: the second caller waits for the
+        first one's answer instead of running the same subprocess again.
+        """
         with self._lock:
             if key in self._memo:
                 return self._memo[key]
-        value = compute()
-        with self._lock:
-            return self._memo.setdefault(key, value)
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._memo:
+                    return self._memo[key]
+            value = compute()
+            with self._lock:
+                self._memo[key] = value
+            return value
 
     # -- programs ----------------------------------------------------------------------------
 

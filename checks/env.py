@@ -87,18 +87,47 @@ def python_version(ctx: Context) -> Verdict:
 
 
 def installed_packages(ctx: Context) -> Dict[str, str]:
-    """Installed distributions' names (normalised) and versions, read from their metadata only."""
-    from importlib import metadata
+    """Installed distributions' names (normalised) and versions, from their metadata folders.
+
+    A `.dist-info` folder is named `<name>-<version>.dist-info` (the packaging spec), so one
+    directory listing per path entry gives every version without parsing METADATA files or
+    importing anything. Older `.egg-info` folders without a version in their name have it read
+    from their PKG-INFO header.
+    """
+    import os
 
     found: Dict[str, str] = {}
-    for dist in metadata.distributions(path=list(ctx.python_path)):
+    for entry in ctx.python_path:
         try:
-            name = dist.metadata["Name"]
-        except Exception:  # noqa: BLE001 - a broken dist-info must not stop the check
+            names = os.listdir(entry or ".")
+        except OSError:
             continue
-        if name:
-            found.setdefault(_normalise(name), dist.version or "")
+        for folder in names:
+            stem, dot, kind = folder.rpartition(".")
+            if kind not in ("dist-info", "egg-info") or not dot:
+                continue
+            name, sep, version = stem.partition("-")
+            if kind == "egg-info" and (not sep or not version[:1].isdigit()):
+                name, version = stem.split("-", 1)[0], _pkg_info_version(os.path.join(entry, folder))
+            if name and version:
+                found.setdefault(_normalise(name), version.split("-", 1)[0])
     return found
+
+
+def _pkg_info_version(path: str) -> str:
+    import os
+
+    target = os.path.join(path, "PKG-INFO") if os.path.isdir(path) else path
+    try:
+        with open(target, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("Version:"):
+                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break
+    except OSError:
+        pass
+    return ""
 
 
 def _normalise(name: str) -> str:

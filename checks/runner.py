@@ -11,7 +11,7 @@ import threading
 import time
 import traceback
 from datetime import datetime, timezone
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, Optional, Tuple
 
 from .context import Context
 from .model import Report, Result, Status, Verdict
@@ -21,22 +21,31 @@ BUG = "a bug in the checker, please report it"
 
 
 def run_specs(ctx: Context, specs: Iterable[CheckSpec]) -> Report:
-    """Run the given checks against the context and gather a report."""
-    results: List[Result] = []
-    by_id: Dict[str, Result] = {}
-    for spec in specs:
-        started = time.monotonic()
-        verdict = _gate(ctx, spec, by_id) or _guarded(ctx, spec)
-        result = Result(
-            id=spec.id, status=verdict.status, title=spec.title,
-            summary=verdict.summary, fix=verdict.fix, expected=verdict.expected,
-            observed=verdict.observed, details=verdict.details, docs=spec.docs,
-            duration=time.monotonic() - started,
-        )
-        results.append(result)
-        by_id[spec.id] = result
+    """Run the given checks against the context and gather a report.
+
+    Checks run concurrently in waves: each wave holds the checks whose prerequisites have
+    finished, so a slow probe (a subprocess, a socket) does not hold up unrelated checks.
+    Results keep the given order.
+    """
+    specs = list(specs)
+    in_run = {spec.id for spec in specs}
+    done: Dict[str, Result] = {}
+    pending = specs
+    while pending:
+        wave = [s for s in pending if all(d not in in_run or d in done for d in s.requires)] or pending[:1]
+        running = []
+        for spec in wave:
+            gate = _gate(ctx, spec, done)
+            if gate is not None:
+                done[spec.id] = _result(spec, gate, 0.0)
+            else:
+                running.append((spec, time.monotonic(), _start(ctx, spec)))
+        for spec, started, (worker, box) in running:
+            verdict = _finish(spec, started, worker, box)
+            done[spec.id] = _result(spec, verdict, time.monotonic() - started)
+        pending = [s for s in pending if s.id not in done]
     return Report(
-        results=tuple(results),
+        results=tuple(done[spec.id] for spec in specs),
         side=ctx.side,
         assignment=ctx.expectations.id,
         user=report_user(ctx),
@@ -45,6 +54,12 @@ def run_specs(ctx: Context, specs: Iterable[CheckSpec]) -> Report:
         tool_version=_version(),
         secrets=ctx.redactor.secrets,
     )
+
+
+def _result(spec: CheckSpec, verdict: Verdict, duration: float) -> Result:
+    return Result(id=spec.id, status=verdict.status, title=spec.title, summary=verdict.summary, fix=verdict.fix,
+                  expected=verdict.expected, observed=verdict.observed, details=verdict.details, docs=spec.docs,
+                  duration=duration)
 
 
 def _gate(ctx: Context, spec: CheckSpec, done: Dict[str, Result]) -> Optional[Verdict]:
@@ -78,8 +93,8 @@ def _blocker(dep: str, done: Dict[str, Result]) -> Optional[str]:
     return None
 
 
-def _guarded(ctx: Context, spec: CheckSpec) -> Verdict:
-    """Run one check in a worker thread: exceptions and overruns become ERROR."""
+def _start(ctx: Context, spec: CheckSpec) -> Tuple[threading.Thread, Dict[str, object]]:
+    """Start one check in a worker thread; its outcome lands in the returned box."""
     box: Dict[str, object] = {}
 
     def work() -> None:
@@ -91,7 +106,12 @@ def _guarded(ctx: Context, spec: CheckSpec) -> Verdict:
 
     worker = threading.Thread(target=work, name=f"check:{spec.id}", daemon=True)
     worker.start()
-    worker.join(spec.timeout)
+    return worker, box
+
+
+def _finish(spec: CheckSpec, started: float, worker: threading.Thread, box: Dict[str, object]) -> Verdict:
+    """Wait for a check within its time bound: exceptions and overruns become ERROR."""
+    worker.join(max(0.0, started + spec.timeout - time.monotonic()))
     if worker.is_alive():
         return Verdict(Status.ERROR, f"the check did not finish within {spec.timeout:g} s — {BUG}",
                        details=(f"{spec.id} was still running after {spec.timeout:g} s and was abandoned",))

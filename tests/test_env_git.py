@@ -119,3 +119,20 @@ def test_notebook_api_returns_a_report_that_renders(tmp_path) -> None:
     assert json.loads(report.to_json())["results"][0]["id"].startswith("ssh.")
     assert "tunnel.url" in checks.tunnel(url="http://dsmlp-login:1234/user/x/?token=" + "a" * 48).to_dict()["results"][0]["id"]
     assert checks.explain("Permission denied (publickey)").matches
+
+
+def test_package_versions_agree_with_importlib_metadata() -> None:
+    """The folder-name reading gives what importlib.metadata gives, for this environment."""
+    import re
+    import sys
+    from importlib import metadata
+
+    from checks.env import installed_packages
+
+    ctx = make_ctx(side="server")
+    ctx.python_path = list(sys.path)
+    mine = installed_packages(ctx)
+    theirs = {}
+    for d in metadata.distributions():
+        theirs.setdefault(re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(), d.version)
+    assert mine == theirs
