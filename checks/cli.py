@@ -137,7 +137,7 @@ def _run(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
             stderr.write(f"changed: {ctx.redactor(change)}\n")
     else:
         stdout.write(render.text(report, color=render.use_color(stdout), ascii_only=not render.can_encode(stdout),
-                                 verbose=ns.verbose, docs_url=ctx.expectations.docs_url))
+                                 verbose=ns.verbose))
         for change in ctx.changes:
             stdout.write(f"changed: {ctx.redactor(change)}\n")
     return report.exit_code

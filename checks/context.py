@@ -70,12 +70,22 @@ class Context:
     options: Options = field(default_factory=Options)
     cwd: Path = field(default_factory=Path.cwd)
     python_path: List[str] = field(default_factory=lambda: list(__import__("sys").path))  # where packages live
+    hostname: str = ""
+    root: Optional[Path] = None  # a simulated machine's folder: paths under it are shown from "/"
+    python_version: str = field(default_factory=lambda: ".".join(map(str, __import__("sys").version_info[:3])))
+    disk_usage: Callable[[Path], Any] = field(default=None, repr=False)  # type: ignore[assignment]
     clock: Callable[[], float] = time.time
     redactor: Redactor = field(default_factory=Redactor)
     changes: List[str] = field(default_factory=list)  # what --fix did, in order
     _memo: Dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _key_locks: Dict[Any, threading.Lock] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.disk_usage is None:
+            import shutil
+
+            self.disk_usage = shutil.disk_usage
 
     # -- shared probes ---------------------------------------------------------------------
 
@@ -153,6 +163,18 @@ class Context:
                 return handle.read(limit).decode("utf-8", errors="replace")
         except OSError:
             return None
+
+    def shown(self, path: object) -> str:
+        """A path as the student knows it: from "~" under the home, from "/" on a simulated machine."""
+        text = str(path)
+        for base, label in ((self.home, "~"), (self.root, "")):
+            if base is not None:
+                prefix = str(base).rstrip("/\\")
+                if text == prefix:
+                    return label or "/"
+                if text.startswith(prefix + "/"):
+                    return label + text[len(prefix):]
+        return text
 
     def note_change(self, what: str) -> None:
         """Record something `--fix` changed, so the report says what it did."""

@@ -7,7 +7,6 @@ server container, from evidence in the environment and `/proc/self/cgroup`.
 from __future__ import annotations
 
 import re
-import sys
 from typing import Dict, List, Optional, Tuple
 
 from .context import Context
@@ -71,7 +70,7 @@ def python_version(ctx: Context) -> Verdict:
     from .versions import InvalidSpec, matches
 
     spec = ctx.expectations.python
-    version = ".".join(str(p) for p in sys.version_info[:3])
+    version = ctx.python_version
     if not spec:
         return skipped(f"the assignment names no Python version (this is {version})")
     try:

@@ -418,15 +418,13 @@ def gpus(ctx: Context) -> Verdict:
        fixes=("Free some space: find what is largest",))
 def disk(ctx: Context) -> Verdict:
     """Is there room left where your work lives (your home folder)?"""
-    import shutil
-
     try:
-        usage = shutil.disk_usage(ctx.home)
+        usage = ctx.disk_usage(ctx.home)
     except OSError as exc:
-        return skipped(f"cannot measure {ctx.home}: {exc.strerror or exc}")
+        return skipped(f"cannot measure {ctx.shown(ctx.home)}: {exc.strerror or exc}")
     want = ctx.expectations.min_free_disk_gb
     free = usage.free
-    summary = f"{free / GB:.1f} GB free of {usage.total / GB:.1f} GB in {ctx.home}"
+    summary = f"{free / GB:.1f} GB free of {usage.total / GB:.1f} GB in your home folder ({ctx.shown(ctx.home)})"
     if free < want * GB:
         return warned(f"only {summary}: below the {want:g} GB your work may need",
                       Fix("Free some space: find what is largest, then delete what you do not need:",

@@ -139,6 +139,7 @@ class Report:
     host: str = ""
     created: str = ""
     tool_version: str = ""
+    docs_url: str = ""  # where the lesson is published; "Read more" links are built from it
     secrets: Tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property

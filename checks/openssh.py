@@ -28,10 +28,7 @@ NOT_KEYS = {"config", "known_hosts", "known_hosts.old", "authorized_keys", "auth
 
 def _home_rel(ctx: Context, path: Path) -> str:
     """A path as the student would type it: ~/.ssh/id_ed25519."""
-    try:
-        return "~/" + Path(path).relative_to(ctx.home).as_posix()
-    except ValueError:
-        return str(path)
+    return ctx.shown(path)
 
 
 def _shell_path(ctx: Context, path: Path) -> str:
@@ -177,8 +174,8 @@ def client(ctx: Context) -> Verdict:
         flavour = "macOS's OpenSSH"
     else:
         flavour = "OpenSSH"
-    return passed(f"{flavour} {version} at {where}", observed={"version": version, "flavour": flavour,
-                                                                "path": where}, details=[banner])
+    return passed(f"{flavour} {version} at {ctx.shown(where)}",
+                  observed={"version": version, "flavour": flavour, "path": ctx.shown(where)}, details=[banner])
 
 
 @check("ssh.dir", title="~/.ssh folder", sides=["laptop"], docs=f"{DOCS}#permissions",

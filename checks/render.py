@@ -52,9 +52,10 @@ def footer(report: Report) -> str:
 
 
 def text(report: Report, *, color: bool = False, ascii_only: bool = False, verbose: bool = False,
-         docs_url: str = "") -> str:
+         docs_url: Optional[str] = None) -> str:
     """The terminal view: one line per check, the fix indented under each problem."""
     redact = Redactor(report.secrets)
+    docs_url = report.docs_url if docs_url is None else docs_url
     symbols = ASCII_SYMBOLS if ascii_only else SYMBOLS
     width = max([len(r.id) for r in report.results] + [10])
     lines: List[str] = []
@@ -143,9 +144,10 @@ _CSS = (
 )
 
 
-def html(report: Report, *, docs_url: str = "") -> str:
+def html(report: Report, *, docs_url: Optional[str] = None) -> str:
     """The notebook view: an accessible table. Status is a symbol and a word, never colour alone."""
     redact = Redactor(report.secrets)
+    docs_url = report.docs_url if docs_url is None else docs_url
 
     def esc(value: Any) -> str:
         return _html.escape(redact(str(value)), quote=True)
@@ -158,7 +160,10 @@ def html(report: Report, *, docs_url: str = "") -> str:
             if r.fix.commands:
                 fix += "<pre><code>" + esc("\n".join(r.fix.commands)) + "</code></pre>"
         if r.docs and r.status in (Status.FAIL, Status.WARN):
-            fix += f'<p><a href="{esc(docs_url + r.docs)}">Read more about {esc(r.title.lower())}</a></p>'
+            if docs_url:
+                fix += f'<p><a href="{esc(docs_url + r.docs)}">Read more about {esc(r.title.lower())}</a></p>'
+            else:  # no published address known: name the page, never a link that would break
+                fix += f"<p>Read more in the lesson: <code>{esc(r.docs)}</code></p>"
         rows.append(
             f'<tr class="sc-{r.status.value}">'
             f'<td class="sc-status sc-{r.status.value}">{SYMBOLS[r.status]} {r.status.value}</td>'

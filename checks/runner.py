@@ -49,9 +49,10 @@ def run_specs(ctx: Context, specs: Iterable[CheckSpec]) -> Report:
         side=ctx.side,
         assignment=ctx.expectations.id,
         user=report_user(ctx),
-        host=_hostname(),
+        host=ctx.hostname or _hostname(),
         created=datetime.fromtimestamp(ctx.clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         tool_version=_version(),
+        docs_url=ctx.expectations.docs_url,
         secrets=ctx.redactor.secrets,
     )
 
@@ -159,8 +160,13 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
                  procfs: Optional[str] = None, sysfs: Optional[str] = None, live: bool = False,
                  fix: bool = False, timeout: float = 3.0, verbose: bool = False,
                  compare: Optional[str] = None, expectations: Optional[object] = None,
-                 env: Optional[dict] = None, platform: Optional[object] = None) -> Context:
-    """Build the context for a run from the student's options."""
+                 env: Optional[dict] = None, platform: Optional[object] = None,
+                 machine: Optional[str] = None) -> Context:
+    """Build the context for a run from the student's options.
+
+    `machine` (or the SELFCHECK_MACHINE variable) points every check at a captured or simulated
+    machine folder instead of this computer (see `checks.machine`).
+    """
     import os
     from pathlib import Path
 
@@ -183,6 +189,16 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
         options=Options(url=url, user=user, pubkey=pubkey, live=live, fix=fix, timeout=timeout,
                         verbose=verbose, compare=compare),
     )
+    machine = machine or os.environ.get("SELFCHECK_MACHINE")
+    if machine:
+        from .machine import MachineError, apply
+
+        try:
+            apply(ctx, Path(machine))
+        except (MachineError, OSError) as exc:
+            raise UsageError(str(exc)) from None
+    if home:
+        ctx.home = Path(home).expanduser()
     ctx.secret(ctx.env.get("JUPYTER_TOKEN"))  # the server's own token, inside the container
     if url:
         from .forward import parse_url
@@ -191,7 +207,7 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
     if side:
         ctx.side, ctx.side_reason = side, "given with --side"
     else:
-        ctx.side, evidence = detect_side(ctx, _hostname())
+        ctx.side, evidence = detect_side(ctx, ctx.hostname or _hostname())
         ctx.side_reason = "; ".join(evidence)
     return ctx
 
