@@ -13,7 +13,10 @@ from conftest import ROOT, build_book
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["index.html", "book/index.html", "lessons/servers.html", "book/troubleshooting.html"]
+PAGES = ["index.html", "book/index.html", "lessons/remote-development.html", "lessons/dsmlp.html",
+         "lessons/jupyter.html", "lessons/ssh-keys.html", "lessons/selfcheck-laptop.html",
+         "lessons/selfcheck-server.html", "lessons/assignment-1.html", "book/troubleshooting.html",
+         "book/cheat-sheet.html", "book/resources.html"]
 
 
 def test_expected_pages_exist(built_book: Path) -> None:
@@ -89,3 +92,37 @@ def test_a_failing_notebook_fails_the_build(tmp_path: Path) -> None:
     assert proc.returncode != 0, proc.stdout[-2000:]
     assert "this notebook is broken" in (proc.stdout + proc.stderr) or list(
         (tmp_path / "out" / "_build" / "html" / "reports").glob("*.log"))
+
+
+def test_every_checks_read_more_link_resolves(built_book: Path) -> None:
+    """Each check's docs link names a page and an anchor that exist in the built book."""
+    from checks.registry import all_checks
+
+    for spec in all_checks():
+        page, _, anchor = spec.docs.partition("#")
+        html = (built_book / page).read_text(encoding="utf-8")
+        assert f'id="{anchor}"' in html, spec.docs
+
+
+def test_example_outputs_render_as_tables(built_book: Path) -> None:
+    for page in ("lessons/selfcheck-laptop.html", "lessons/selfcheck-server.html"):
+        html = (built_book / page).read_text(encoding="utf-8")
+        assert 'class="selfcheck-report"' in html and "✗ fail" in html, page
+        assert "outputs shown on this page are an example" in html
+
+
+def test_expectations_table_matches_the_assignment_file(built_book: Path) -> None:
+    from checks import expectations
+
+    exp = expectations.load("methodology-1")
+    html = _text((built_book / "lessons" / "assignment-1.html").read_text(encoding="utf-8"))
+    assert f"Launch command {exp.launch_command()}" in html
+    assert f"Memory {exp.memory_gb:g} GB" in html and f"Local port for the tunnel {exp.local_port}" in html
+
+
+def test_images_have_alt_text(built_book: Path) -> None:
+    for page in built_book.rglob("*.html"):
+        if "_static" in page.parts:
+            continue
+        for tag in re.findall(r"<img\b[^>]*>", page.read_text(encoding="utf-8")):
+            assert re.search(r'alt="[^"]{10,}"', tag), f"{page.name}: {tag}"
