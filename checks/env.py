@@ -22,7 +22,7 @@ def detect_side(ctx: Context, hostname: str) -> Tuple[str, List[str]]:
     if ctx.platform.name != "linux":
         return "laptop", [f"this is {ctx.platform.name}; the cluster runs Linux"]
     if ctx.env.get("KUBERNETES_SERVICE_HOST"):
-        evidence.append("KUBERNETES_SERVICE_HOST is set (a Kubernetes pod)")
+        evidence.append("KUBERNETES_SERVICE_HOST is set, as in a Kubernetes pod")
     cgroup = ctx.read_text(ctx.proc_path("self", "cgroup")) or ""
     match = _CONTAINER_CGROUP.search(cgroup)
     if match:
@@ -52,12 +52,12 @@ def side(ctx: Context) -> Verdict:
     if ctx.side == "jumpbox":
         script = ctx.expectations.launch_script
         return warned(
-            f"this is {names['jumpbox']} ({why}): it is the lobby, not your room — the server's "
+            f"this is {names['jumpbox']} ({why}): the lobby, not your room — the server's "
             "checks only mean something inside the container the launch script starts",
             Fix("Start your server from the login node with the launch script, then run the checks there:",
                 [script, "python3 -m checks --side server"]),
             expected="laptop or server", observed=ctx.side)
-    return passed(f"this is {names.get(ctx.side, ctx.side)} ({why})", observed=ctx.side)
+    return passed(f"this is {names.get(ctx.side, ctx.side)}: {why}", observed=ctx.side)
 
 
 @check("env.python", title="Python version", docs="lessons/remote-development.html#guidelines",

@@ -137,9 +137,9 @@ _CSS = (
     ".selfcheck-report table{border-collapse:collapse;width:100%}"
     ".selfcheck-report th,.selfcheck-report td{border:1px solid #8a8a8a;padding:4px 8px;"
     "text-align:left;vertical-align:top}"
-    ".selfcheck-report .sc-pass{color:#0a6b2d}.selfcheck-report .sc-warn{color:#7a4d00}"
-    ".selfcheck-report .sc-fail{color:#a4141d}.selfcheck-report .sc-skip{color:#555}"
-    ".selfcheck-report .sc-error{color:#6b1f7a}.selfcheck-report .sc-status{white-space:nowrap;font-weight:bold}"
+    ".selfcheck-report td.sc-pass{color:#0a6b2d}.selfcheck-report td.sc-warn{color:#7a4d00}"
+    ".selfcheck-report td.sc-fail{color:#a4141d}.selfcheck-report td.sc-skip{color:#555}"
+    ".selfcheck-report td.sc-error{color:#6b1f7a}.selfcheck-report .sc-status{white-space:nowrap;font-weight:bold}"
     ".selfcheck-report pre{margin:4px 0;white-space:pre-wrap}"
 )
 
@@ -177,7 +177,7 @@ def html(report: Report, *, docs_url: Optional[str] = None) -> str:
         '<thead><tr><th scope="col">Status</th><th scope="col">Check</th>'
         '<th scope="col">What was found</th><th scope="col">How to fix it</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
-        f"<p><strong>{esc(footer(report))}</strong></p></div>"
+        f"<p><strong>{esc(footer(report).replace('fixes above', 'see How to fix it'))}</strong></p></div>"
     )
 
 
