@@ -134,7 +134,11 @@ def json_text(report: Report) -> str:
 
 
 _CSS = (
+    # Own colours, whatever the page's theme: notebook outputs sit on a light panel even in dark mode.
+    ".selfcheck-report{color:#1f2933;background:#ffffff;padding:4px}"
+    ".selfcheck-report caption{color:#1f2933;caption-side:top;text-align:left;font-weight:bold}"
     ".selfcheck-report table{border-collapse:collapse;width:100%}"
+    ".selfcheck-report code{color:#1f2933;background:#eef1f4;border:0}"
     ".selfcheck-report th,.selfcheck-report td{border:1px solid #8a8a8a;padding:4px 8px;"
     "text-align:left;vertical-align:top}"
     ".selfcheck-report td.sc-pass{color:#0a6b2d}.selfcheck-report td.sc-warn{color:#7a4d00}"

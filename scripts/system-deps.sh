@@ -8,6 +8,8 @@ need=()
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v git >/dev/null 2>&1 || need+=(git)
+# The browser tests drive Debian's Chromium through Playwright; no browser is ever downloaded.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -119,9 +119,37 @@ def _write_pyz(app: Sphinx, exception: Exception) -> None:
     build(Path(app.outdir) / "selfcheck.pyz")
 
 
+def _dedupe_inline_scripts(app: Sphinx, exception: Exception) -> None:
+    """Drop repeated inline <script> lines from each page's head.
+
+    Jupyter Book 1 registers sphinx-thebe's and sphinx-togglebutton's inline configuration
+    twice, late in page rendering, and the second `const THEBE_JS_URL` is a JavaScript error on
+    every page. An exact repeat of an inline script line is removed after the build.
+    """
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        head, sep, body = text.partition("</head>")
+        if not sep:
+            continue
+        seen, lines = set(), []
+        for line in head.split("\n"):
+            key = line.strip()
+            if key.startswith("<script>") and key.endswith("</script>"):
+                if key in seen:
+                    continue
+                seen.add(key)
+            lines.append(line)
+        new = "\n".join(lines) + sep + body
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+
+
 def setup(app: Sphinx) -> dict:
     app.add_directive("selfcheck-reference", SelfcheckReference)
     app.add_directive("selfcheck-explain-table", SelfcheckExplainTable)
     app.add_directive("expectations-table", ExpectationsTable)
     app.connect("build-finished", _write_pyz)
+    app.connect("build-finished", _dedupe_inline_scripts)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
