@@ -133,6 +133,20 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _freeze(installed: Dict[str, str]) -> str:
+    """Versions as pip-freeze lines: one compact string keeps reports small and quick to collect."""
+    return "".join(f"{name}=={version}\n" for name, version in sorted(installed.items()))
+
+
+def _parse_freeze(text: str) -> Dict[str, str]:
+    found = {}
+    for line in text.splitlines():
+        name, sep, version = line.strip().partition("==")
+        if sep and name:
+            found[_normalise(name)] = version
+    return found
+
+
 def _load_compare(ctx: Context) -> Tuple[Optional[Dict[str, str]], str]:
     """The other side's package versions from its JSON report (--compare), or why not."""
     import json
@@ -147,8 +161,11 @@ def _load_compare(ctx: Context) -> Tuple[Optional[Dict[str, str]], str]:
     for result in doc.get("results", []) if isinstance(doc, dict) else []:
         if isinstance(result, dict) and result.get("id") == "env.packages":
             observed = result.get("observed")
-            if isinstance(observed, dict) and isinstance(observed.get("installed"), dict):
-                return {_normalise(str(k)): str(v) for k, v in observed["installed"].items()}, ""
+            installed = observed.get("installed") if isinstance(observed, dict) else None
+            if isinstance(installed, str):
+                return _parse_freeze(installed), ""
+            if isinstance(installed, dict):
+                return {_normalise(str(k)): str(v) for k, v in installed.items()}, ""
     return None, f"{path} has no env.packages result with package versions (make it with --json)"
 
 
@@ -163,7 +180,7 @@ def packages(ctx: Context) -> Verdict:
     from .versions import InvalidSpec, matches
 
     installed = installed_packages(ctx)
-    observed = {"installed": dict(sorted(installed.items()))}
+    observed = {"installed": _freeze(installed)}
     wrong, missing = [], []
     for name, spec in ctx.expectations.packages:
         have = installed.get(_normalise(name))
