@@ -237,7 +237,8 @@ def _key_fix_for_missing(ctx: Context, choice: KeyChoice) -> Tuple[str, Fix]:
         other = choice.stray[0].path
         return (f"ssh tries none of its default key files, and never tries {_home_rel(ctx, other)} "
                 "(it is not a default name)",
-                Fix(f"Tell ssh to use that key for {ctx.expectations.login_host}: add these lines to ~/.ssh/config:",
+                Fix(f"Tell ssh to use that key for the login host ({ctx.expectations.login_host}): add these lines "
+                    "to ~/.ssh/config:",
                     [f"Host {ctx.expectations.login_host}", f"    IdentityFile {_home_rel(ctx, other)}"]))
     return ("no private key: ssh has nothing to offer, so you will be asked for your password every time",
             Fix("Make a key (press Enter to accept the default file name; a passphrase is recommended):",
@@ -247,7 +248,7 @@ def _key_fix_for_missing(ctx: Context, choice: KeyChoice) -> Tuple[str, Fix]:
 @check("ssh.key.present", title="A key ssh will offer", sides=["laptop"], requires=("ssh.dir",),
        docs=f"{DOCS}#create-a-key",
        fixes=("Make a key", "Convert the PuTTY key to OpenSSH's format",
-              "Tell ssh to use that key for the login host: add these lines to ~/.ssh/config"))
+              "Tell ssh to use that key for the login host"))
 def key_present(ctx: Context) -> Verdict:
     """Is there a private key that ssh will offer to the login host?
 
