@@ -9,7 +9,6 @@ process id.
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -91,6 +90,8 @@ def create_user() -> SshUser:
                    check=True, capture_output=True, timeout=30)
     # A '*' password: no password login, but not a locked account (sshd refuses locked ones).
     subprocess.run(["usermod", "-p", "*", name], check=True, capture_output=True, timeout=30)
+    import pwd  # POSIX only: this module must import on Windows too (the cross-OS CI imports conftest)
+
     entry = pwd.getpwnam(name)
     return SshUser(name, entry.pw_uid, entry.pw_gid, home)
 

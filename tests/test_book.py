@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 PAGES = ["index.html", "book/index.html", "lessons/remote-development.html", "lessons/dsmlp.html",
          "lessons/jupyter.html", "lessons/ssh-keys.html", "lessons/selfcheck-laptop.html",
          "lessons/selfcheck-server.html", "lessons/assignment-1.html", "book/troubleshooting.html",
-         "book/cheat-sheet.html", "book/resources.html"]
+         "book/cheat-sheet.html", "book/resources.html", "book/instructors.html"]
 
 
 def test_expected_pages_exist(built_book: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -111,7 +112,7 @@ def test_exit_three_when_the_checker_breaks() -> None:
 
 def test_no_color_and_plain_output_when_piped() -> None:
     proc = subprocess.run([sys.executable, "-m", "checks", "--only", "env.python"], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60, env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1",
+                          text=True, cwd=ROOT, timeout=60, env={**os.environ, "NO_COLOR": "1",
                                                                 "PYTHONIOENCODING": "ascii"})
     assert proc.returncode == 0
     assert "\033[" not in proc.stdout

@@ -108,6 +108,17 @@ class ExpectationsTable(_MarkdownDirective):
         return "\n".join(lines)
 
 
+class ExpectationsSchema(_MarkdownDirective):
+    """Every key of an expectations file, from the validator itself."""
+
+    def markdown(self) -> str:
+        from checks.expectations import schema_rows
+
+        rows = ["| key | expected | required |", "|---|---|---|"]
+        rows += [f"| `{key}` | {_cell(what)} | {'yes' if required else 'no'} |" for key, what, required in schema_rows()]
+        return "\n".join(rows)
+
+
 def _write_pyz(app: Sphinx, exception: Exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -150,6 +161,7 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("selfcheck-reference", SelfcheckReference)
     app.add_directive("selfcheck-explain-table", SelfcheckExplainTable)
     app.add_directive("expectations-table", ExpectationsTable)
+    app.add_directive("expectations-schema", ExpectationsSchema)
     app.connect("build-finished", _write_pyz)
     app.connect("build-finished", _dedupe_inline_scripts)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
