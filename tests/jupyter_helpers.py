@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from realssh import wait_port
+from realssh import stop_process, wait_port
 
 
 class JupyterServer:
@@ -36,13 +36,7 @@ class JupyterServer:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, timeout=15)
         self.proc = None
         self.log.close()
 

@@ -40,6 +40,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: Optional[subprocess.Popen], timeout: float = 10.0) -> None:
+    """Stop a process this test started, by its pid: terminate, then kill if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
 def wait_port(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -132,13 +144,7 @@ class Sshd:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
         self.proc = None
 
     def ssh_argv(self, user: SshUser, key: Optional[Path] = None, extra: Optional[List[str]] = None,

@@ -118,12 +118,18 @@ def _snapshot(root: Path):
             for p in sorted(root.rglob("*"))}
 
 
-def test_without_fix_nothing_changes(tmp_path, keyring) -> None:
+def loose_home(tmp_path, keyring) -> Path:
+    """A home whose key, ~/.ssh and config are all too open."""
     ssh = home_with(tmp_path, keyring)
     os.chmod(ssh / "id_ed25519", 0o644)
     os.chmod(ssh, 0o777)
     (ssh / "config").write_text("Host *\n")
     os.chmod(ssh / "config", 0o666)
+    return ssh
+
+
+def test_without_fix_nothing_changes(tmp_path, keyring) -> None:
+    loose_home(tmp_path, keyring)
     before = _snapshot(tmp_path / "home")
     report = run_ssh(laptop(tmp_path))
     assert report["ssh.key.permissions"].status is Status.FAIL
@@ -131,11 +137,7 @@ def test_without_fix_nothing_changes(tmp_path, keyring) -> None:
 
 
 def test_fix_only_tightens_permissions_and_says_so(tmp_path, keyring) -> None:
-    ssh = home_with(tmp_path, keyring)
-    os.chmod(ssh / "id_ed25519", 0o644)
-    os.chmod(ssh, 0o777)
-    (ssh / "config").write_text("Host *\n")
-    os.chmod(ssh / "config", 0o666)
+    ssh = loose_home(tmp_path, keyring)
     contents = {p: p.read_bytes() for p in ssh.iterdir() if p.is_file()}
     ctx = laptop(tmp_path, fix=True)
     run_ssh(ctx)

@@ -22,7 +22,7 @@ from checks.registry import select
 from checks.runner import run_specs
 from helpers import make_ctx
 from jupyter_helpers import HungListener, JupyterServer, PlainHttp
-from realssh import Home, Sshd, SshUser, free_port, wait_port
+from realssh import Home, Sshd, SshUser, free_port, stop_process, wait_port
 
 pytestmark = pytest.mark.slow
 
@@ -64,9 +64,7 @@ class Tunnel:
         wait_port(local, timeout=15)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        stop_process(self.proc)
         self.proc.stderr.close()
 
 
