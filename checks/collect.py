@@ -90,6 +90,20 @@ def _read(doc: object, assignment: Optional[str]) -> Tuple[Optional[Tuple[Dict[s
 
 def collect(paths: Iterable[str], assignment: Optional[str] = None) -> Collection:
     """Read, validate and de-duplicate reports (the newest report of each student wins)."""
+    import gc
+
+    # Parsed JSON holds no reference cycles: pausing the cycle collector saves its repeated
+    # full passes over thousands of live report objects (a third of the time for a class).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _collect(paths, assignment)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _collect(paths: Iterable[str], assignment: Optional[str]) -> Collection:
     out = Collection()
     by_user: Dict[str, Student] = {}
     for path in _files(paths):
@@ -110,7 +124,7 @@ def collect(paths: Iterable[str], assignment: Optional[str] = None) -> Collectio
             continue
         user = str(doc.get("user") or "").strip() or Path(path).stem
         student = Student(user, path, str(doc.get("created", "")), str(doc.get("side", "")),
-                          str(doc.get("host", "")), doc["tool_version"], parsed[0], parsed[1])
+                          str(doc.get("host", "")), doc["tool_version"], *parsed)
         prior = by_user.get(user)
         if prior is not None:
             older, newer = sorted((prior, student), key=lambda s: (s.created, s.file))
@@ -207,12 +221,13 @@ def _describe(table: Dict[str, Dict[str, int]], total: int) -> str:
 def gradescope(student: Student) -> Dict[str, object]:
     """Gradescope's results.json for one student: a test per check (skipped ones score nothing)."""
     tests = []
+    summaries = student.summaries
     for cid, status in student.statuses.items():
         applies = status != "skip"
         tests.append({"name": cid, "score": 1.0 if status in ("pass", "warn") else 0.0,
                       "max_score": 1.0 if applies else 0.0,
                       "status": "passed" if status in ("pass", "warn", "skip") else "failed",
-                      "output": f"{status}: {student.summaries.get(cid, '')}"})
+                      "output": f"{status}: {summaries.get(cid, '')}"})
     return {"score": sum(t["score"] for t in tests if t["max_score"]), "visibility": "visible",
             "output": f"Self-check report of {student.user}, made {student.created} on the {student.side}. "
                       "It records what the student's machine said; it is self-reported.",
