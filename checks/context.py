@@ -74,6 +74,7 @@ class Context:
     root: Optional[Path] = None  # a simulated machine's folder: paths under it are shown from "/"
     python_version: str = field(default_factory=lambda: ".".join(map(str, __import__("sys").version_info[:3])))
     disk_usage: Callable[[Path], Any] = field(default=None, repr=False)  # type: ignore[assignment]
+    net: Any = field(default=None, repr=False)  # loopback probes (checks.net); tests may stand in
     clock: Callable[[], float] = time.time
     redactor: Redactor = field(default_factory=Redactor)
     changes: List[str] = field(default_factory=list)  # what --fix did, in order
@@ -86,6 +87,10 @@ class Context:
             import shutil
 
             self.disk_usage = shutil.disk_usage
+        if self.net is None:
+            from . import net
+
+            self.net = net
 
     # -- shared probes ---------------------------------------------------------------------
 

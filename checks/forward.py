@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ._text import digits
 from .context import Context
+from .net import HttpAnswer
 from .model import Fix, Verdict, failed, passed, skipped, warned
 from .registry import check
 
@@ -126,78 +126,6 @@ def _command(ctx: Context) -> str:
 
 # -- probes ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class HttpAnswer:
-    """What a GET on loopback gave: a response, or which way it failed."""
-
-    outcome: str  # "response", "refused", "reset", "timeout", "error"
-    status: int = 0
-    headers: Dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    error: str = ""
-
-    def json(self) -> Optional[dict]:
-        try:
-            value = json.loads(self.body.decode("utf-8", "replace"))
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
-
-    @property
-    def is_jupyter_version(self) -> bool:
-        doc = self.json() if self.status == 200 else None
-        return bool(doc and isinstance(doc.get("version"), str))
-
-
-def http_get(port: int, path: str, timeout: float, headers: Optional[Dict[str, str]] = None,
-             host: str = "127.0.0.1") -> HttpAnswer:
-    """One GET to loopback with a hard time bound; never follows redirects, never raises."""
-    import http.client
-    import time
-
-    deadline = time.monotonic() + timeout
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Host": f"localhost:{port}", "Accept": "application/json",
-                                           "User-Agent": "selfcheck", **(headers or {})})
-        sock = conn.sock  # kept: http.client drops conn.sock once a response is complete
-        sock.settimeout(max(0.05, deadline - time.monotonic()))
-        resp = conn.getresponse()
-        body = b""
-        while len(body) < 65536:
-            if time.monotonic() >= deadline:
-                raise socket.timeout("body too slow")
-            sock.settimeout(max(0.05, deadline - time.monotonic()))
-            chunk = resp.read1(65536 - len(body)) if hasattr(resp, "read1") else resp.read(65536)
-            if not chunk:
-                break
-            body += chunk
-        return HttpAnswer("response", resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
-    except ConnectionRefusedError:
-        return HttpAnswer("refused", error="connection refused")
-    except (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError):
-        return HttpAnswer("reset", error="the connection was accepted, then closed with no reply")
-    except (socket.timeout, TimeoutError):
-        return HttpAnswer("timeout", error=f"no answer within {timeout:g} s")
-    except (OSError, http.client.HTTPException) as exc:
-        return HttpAnswer("error", error=f"{type(exc).__name__}: {exc}")
-    finally:
-        conn.close()
-
-
-def port_listening(port: int, timeout: float, host: str = "127.0.0.1") -> Tuple[bool, str]:
-    """(listening, why) for a TCP port on loopback."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True, "accepts connections"
-    except ConnectionRefusedError:
-        return False, "connection refused"
-    except (socket.timeout, TimeoutError):
-        return False, f"no answer within {timeout:g} s"
-    except OSError as exc:
-        return False, f"cannot connect: {exc.strerror or exc}"
-
-
 def listener_owner(ctx: Context, port: int) -> Optional[Tuple[int, str]]:
     """(pid, program) of the process listening on a local TCP port, when it can be told."""
     if ctx.platform.name == "linux":
@@ -257,33 +185,33 @@ def _linux_owner(ctx: Context, port: int) -> Optional[Tuple[int, str]]:
     return None
 
 
-def _probe(ctx: Context) -> Dict[str, HttpAnswer]:
+def _probe(ctx: Context) -> Dict[str, "HttpAnswer"]:
     """The GETs the tunnel checks share, made once per run."""
 
-    def compute() -> Dict[str, HttpAnswer]:
+    def compute() -> Dict[str, "HttpAnswer"]:
         port, t = ctx.expectations.local_port, ctx.options.timeout
         user = _user(ctx)
         answers = {}
         if user:
-            answers["user"] = http_get(port, f"/user/{user}/api", t)
+            answers["user"] = ctx.net.http_get(port, f"/user/{user}/api", t)
             if answers["user"].outcome != "response":
                 return answers
             if answers["user"].is_jupyter_version:
                 return answers
-        answers["root"] = http_get(port, "/api", t)
+        answers["root"] = ctx.net.http_get(port, "/api", t)
         return answers
 
     return ctx.memo("tunnel.probe", compute)
 
 
-def _server_base(answer: HttpAnswer) -> Optional[str]:
+def _server_base(answer: "HttpAnswer") -> Optional[str]:
     """The base URL a Jupyter Server gives away in its CSP header, even on a 404."""
     csp = answer.headers.get("content-security-policy", "")
     match = re.search(r"report-uri (\S*?)api/security/csp-report", csp)
     return match.group(1) if match else None
 
 
-def _looks_like_jupyter(answer: HttpAnswer) -> bool:
+def _looks_like_jupyter(answer: "HttpAnswer") -> bool:
     return answer.is_jupyter_version or _server_base(answer) is not None
 
 
@@ -327,7 +255,7 @@ def local_port(ctx: Context) -> Verdict:
     tunnel cannot use the port.
     """
     port = ctx.expectations.local_port
-    listening, why = port_listening(port, ctx.options.timeout)
+    listening, why = ctx.net.port_listening(port, ctx.options.timeout)
     if not listening:
         return failed(f"nothing listens on localhost:{port} ({why}): the tunnel is not running",
                       Fix("Start the tunnel in a second terminal on your computer and leave it running "
@@ -338,7 +266,7 @@ def local_port(ctx: Context) -> Verdict:
         pid, name = owner
         other = port + 1
         what = f"{name or 'another program'} (process {pid})"
-        if _looks_like_jupyter(http_get(port, "/api", ctx.options.timeout)):
+        if _looks_like_jupyter(ctx.net.http_get(port, "/api", ctx.options.timeout)):
             what = f"a Jupyter server running on your own computer ({name}, process {pid})"
         return failed(f"localhost:{port} is held by {what}, not by ssh: your tunnel cannot use it",
                       Fix("Stop the program that holds the port, or use another local port for the tunnel "
@@ -452,7 +380,7 @@ def token(ctx: Context) -> Verdict:
     if not name:
         return skipped("no username known: add --user NAME")
     ctx.secret(parsed.token)
-    answer = http_get(ctx.expectations.local_port, f"/user/{name}/api/status", ctx.options.timeout,
+    answer = ctx.net.http_get(ctx.expectations.local_port, f"/user/{name}/api/status", ctx.options.timeout,
                       headers={"Authorization": f"token {parsed.token}"})
     if answer.outcome == "response" and answer.status == 200:
         return passed("your server accepts the token", observed="HTTP 200")

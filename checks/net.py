@@ -1,0 +1,84 @@
+"""Loopback network probes: a TCP connect and one bounded HTTP GET, never raising.
+
+Checks reach them through `ctx.net`, so a test (or a simulated machine) can stand in for the
+network; by default they are these functions, which touch only the addresses they are given.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a GET on loopback gave: a response, or which way it failed."""
+
+    outcome: str  # "response", "refused", "reset", "timeout", "error"
+    status: int = 0
+    headers: Dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    error: str = ""
+
+    def json(self) -> Optional[dict]:
+        try:
+            value = json.loads(self.body.decode("utf-8", "replace"))
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    @property
+    def is_jupyter_version(self) -> bool:
+        doc = self.json() if self.status == 200 else None
+        return bool(doc and isinstance(doc.get("version"), str))
+
+
+def http_get(port: int, path: str, timeout: float, headers: Optional[Dict[str, str]] = None,
+             host: str = "127.0.0.1") -> HttpAnswer:
+    """One GET to loopback with a hard time bound; never follows redirects, never raises."""
+    import http.client
+    import time
+
+    deadline = time.monotonic() + timeout
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Host": f"localhost:{port}", "Accept": "application/json",
+                                           "User-Agent": "selfcheck", **(headers or {})})
+        sock = conn.sock  # kept: http.client drops conn.sock once a response is complete
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        resp = conn.getresponse()
+        body = b""
+        while len(body) < 65536:
+            if time.monotonic() >= deadline:
+                raise socket.timeout("body too slow")
+            sock.settimeout(max(0.05, deadline - time.monotonic()))
+            chunk = resp.read1(65536 - len(body)) if hasattr(resp, "read1") else resp.read(65536)
+            if not chunk:
+                break
+            body += chunk
+        return HttpAnswer("response", resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
+    except ConnectionRefusedError:
+        return HttpAnswer("refused", error="connection refused")
+    except (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError):
+        return HttpAnswer("reset", error="the connection was accepted, then closed with no reply")
+    except (socket.timeout, TimeoutError):
+        return HttpAnswer("timeout", error=f"no answer within {timeout:g} s")
+    except (OSError, http.client.HTTPException) as exc:
+        return HttpAnswer("error", error=f"{type(exc).__name__}: {exc}")
+    finally:
+        conn.close()
+
+
+def port_listening(port: int, timeout: float, host: str = "127.0.0.1") -> Tuple[bool, str]:
+    """(listening, why) for a TCP port on loopback."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True, "accepts connections"
+    except ConnectionRefusedError:
+        return False, "connection refused"
+    except (socket.timeout, TimeoutError):
+        return False, f"no answer within {timeout:g} s"
+    except OSError as exc:
+        return False, f"cannot connect: {exc.strerror or exc}"
+
+
