@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 import struct
 from dataclasses import dataclass, field
@@ -73,6 +72,8 @@ class PublicKey:
 
 def fingerprint(blob: bytes) -> str:
     """OpenSSH's SHA256 fingerprint: base64 of the blob's SHA-256, without '=' padding."""
+    import hashlib
+
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 

@@ -42,6 +42,7 @@ def http_get(port: int, path: str, timeout: float, headers: Optional[Dict[str, s
     deadline = time.monotonic() + timeout
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
+        conn.sock = _connect(host, port, timeout)
         conn.request("GET", path, headers={"Host": f"localhost:{port}", "Accept": "application/json",
                                            "User-Agent": "selfcheck", **(headers or {})})
         sock = conn.sock  # kept: http.client drops conn.sock once a response is complete
@@ -69,11 +70,25 @@ def http_get(port: int, path: str, timeout: float, headers: Optional[Dict[str, s
         conn.close()
 
 
+def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to a numeric loopback address. Not socket.create_connection: its name
+    lookup imports the IDNA codec, which costs more than the whole probe."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def port_listening(port: int, timeout: float, host: str = "127.0.0.1") -> Tuple[bool, str]:
     """(listening, why) for a TCP port on loopback."""
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True, "accepts connections"
+        _connect(host, port, timeout).close()
+        return True, "accepts connections"
     except ConnectionRefusedError:
         return False, "connection refused"
     except (socket.timeout, TimeoutError):

@@ -7,7 +7,6 @@ pin it.
 
 from __future__ import annotations
 
-import html as _html
 import json
 from typing import Any, Dict, List, Optional
 
@@ -150,6 +149,8 @@ _CSS = (
 
 def html(report: Report, *, docs_url: Optional[str] = None) -> str:
     """The notebook view: an accessible table. Status is a symbol and a word, never colour alone."""
+    import html as _html  # here, not at the top: the terminal never needs it
+
     redact = Redactor(report.secrets)
     docs_url = report.docs_url if docs_url is None else docs_url
 

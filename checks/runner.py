@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
-from datetime import datetime, timezone
 from typing import Dict, Iterable, Optional, Tuple
 
 from .context import Context
@@ -50,7 +48,7 @@ def run_specs(ctx: Context, specs: Iterable[CheckSpec]) -> Report:
         assignment=ctx.expectations.id,
         user=report_user(ctx),
         host=ctx.hostname or _hostname(),
-        created=datetime.fromtimestamp(ctx.clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ctx.clock())),
         tool_version=_version(),
         docs_url=ctx.expectations.docs_url,
         secrets=ctx.redactor.secrets,
@@ -102,6 +100,8 @@ def _start(ctx: Context, spec: CheckSpec) -> Tuple[threading.Thread, Dict[str, o
         try:
             box["verdict"] = spec.func(ctx)
         except BaseException as exc:  # noqa: BLE001 - any failure of a check is reported, not raised
+            import traceback  # only when a check breaks: it costs milliseconds to import
+
             box["error"] = exc
             box["trace"] = traceback.format_exc()
 
