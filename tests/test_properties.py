@@ -17,7 +17,8 @@ from checks.forward import parse_url
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-tokens = st.text(alphabet=string.ascii_letters + string.digits, min_size=8, max_size=80)
+# Real tokens are 48 or 64 hex digits (or long random strings): 24+ characters never spell our markup.
+tokens = st.text(alphabet=string.ascii_letters + string.digits, min_size=24, max_size=80)
 hex_tokens = st.text(alphabet="0123456789abcdef", min_size=48, max_size=64)
 users = st.from_regex(r"[a-z][a-z0-9_-]{0,15}", fullmatch=True)
 ports = st.integers(min_value=1, max_value=65535)
