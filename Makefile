@@ -20,7 +20,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 # A clean build every time: a second build into an old _build exits 0 even when a notebook
 # still fails. The execution cache (_build/.jupyter_cache) is kept, so it stays quick.
-book: $(STAMP) pyz
+book: $(STAMP)
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
 	$(BIN)/jupyter-book build . $(JB_FLAGS) || { cat _build/html/reports/*.err.log 2>/dev/null; exit 1; }
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"

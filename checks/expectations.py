@@ -65,10 +65,6 @@ class Expectations:
             parts += ["-g", str(gpus)]
         return " ".join(parts)
 
-    def includes(self, check_id: str) -> bool:
-        """Whether the assignment names this check, or its whole area."""
-        return any(check_id == sel or check_id.startswith(sel + ".") for sel in self.checks)
-
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"

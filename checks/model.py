@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 
 class Status(str, Enum):
@@ -187,8 +187,3 @@ class Report:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
-
-
-def status_list(results: List[Result]) -> Dict[str, str]:
-    """Check id → status word, the shape graders and tests compare."""
-    return {r.id: r.status.value for r in results}

@@ -80,16 +80,6 @@ class Platform:
         getuid = getattr(os, "getuid", None)
         return getuid() if getuid else -1
 
-    def user_groups(self, uid: int) -> Tuple[Optional[int], str]:
-        """(primary gid, user name) of a user, or (None, "") when unknown."""
-        try:
-            import pwd
-
-            entry = pwd.getpwuid(uid)
-            return entry.pw_gid, entry.pw_name
-        except (ImportError, KeyError):
-            return None, ""
-
     def group_is_private(self, gid: int, uid: int) -> bool:
         """Whether a group is the user's own: their primary group, named after them, no other members.
 

@@ -226,12 +226,9 @@ def test_tunnel_checks_against_a_real_jupyter(tmp_path: Path, jupyter: JupyterSe
     _assert_pair("tunnel.server", ctx, empty)
 
 
-def test_ssh_login_matrix_lives_with_the_real_sshd() -> None:
-    """ssh.login needs a login host: its pass and fail are proven in test_ssh_real.py against a real sshd."""
-    from test_ssh_real import test_login_check_against_a_real_sshd  # noqa: F401 - the proof exists
-
-
 def test_every_check_is_in_the_matrix() -> None:
+    # The tunnel pairs run against a real Jupyter above; ssh.login's pass and fail need a login
+    # host, so they are proven against a real sshd in test_ssh_real.py.
     covered = set(MATRIX) | {"tunnel.local_port", "tunnel.jupyter", "tunnel.user", "tunnel.token", "tunnel.server",
                              "ssh.login"}
     assert {spec.id for spec in all_checks()} == covered
