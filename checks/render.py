@@ -204,7 +204,11 @@ def use_color(stream: Any, env: Optional[Dict[str, str]] = None) -> bool:
     if "NO_COLOR" in env or env.get("TERM") == "dumb":
         return False
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    if not (isatty and isatty()):
+        return False
+    if os.name == "nt":  # the old Windows console prints escape codes as text; Windows Terminal does not
+        return bool(env.get("WT_SESSION") or env.get("TERM") or env.get("ANSICON"))
+    return True
 
 
 __all__ = ["text", "html", "json_text", "report_dict", "footer", "SYMBOLS", "STATUS_ORDER"]
