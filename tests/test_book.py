@@ -126,3 +126,18 @@ def test_images_have_alt_text(built_book: Path) -> None:
             continue
         for tag in re.findall(r"<img\b[^>]*>", page.read_text(encoding="utf-8")):
             assert re.search(r'alt="[^"]{10,}"', tag), f"{page.name}: {tag}"
+
+
+def test_launch_buttons_when_configured(tmp_path: Path) -> None:
+    """The instructor guide's launch-button settings give an nbgitpuller link on the notebook pages."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", "_build", ".git", "__pycache__", ".pytest_cache"))
+    config = (src / "_config.yml").read_text()
+    config = config.replace('  jupyterhub_url: ""', "  jupyterhub_url: https://datahub.ucsd.edu")
+    config += "\nrepository:\n  url: https://github.com/example-course/servers\n  branch: main\n"
+    (src / "_config.yml").write_text(config)
+    proc = build_book(src, tmp_path / "out")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    page = (tmp_path / "out" / "_build" / "html" / "lessons" / "selfcheck-laptop.html").read_text(encoding="utf-8")
+    assert "https://datahub.ucsd.edu/hub/user-redirect/git-pull?repo=https%3A//github.com/example-course/servers" in page
+    assert "lessons/selfcheck-laptop.ipynb" in page
