@@ -20,7 +20,8 @@ def detect_side(ctx: Context, hostname: str) -> Tuple[str, List[str]]:
     """("laptop" | "jumpbox" | "server", the evidence) for this machine."""
     evidence: List[str] = []
     if ctx.platform.name != "linux":
-        return "laptop", [f"this is {ctx.platform.name}; the cluster runs Linux"]
+        shown = {"macos": "macOS", "windows": "Windows"}.get(ctx.platform.name, ctx.platform.name)
+        return "laptop", [f"this is {shown}, and the cluster runs Linux"]
     if ctx.env.get("KUBERNETES_SERVICE_HOST"):
         evidence.append("KUBERNETES_SERVICE_HOST is set, as in a Kubernetes pod")
     cgroup = ctx.read_text(ctx.proc_path("self", "cgroup")) or ""

@@ -143,7 +143,7 @@ _CSS = (
     ".selfcheck-report td.sc-pass{color:#0a6b2d}.selfcheck-report td.sc-warn{color:#7a4d00}"
     ".selfcheck-report td.sc-fail{color:#a4141d}.selfcheck-report td.sc-skip{color:#555}"
     ".selfcheck-report td.sc-error{color:#6b1f7a}.selfcheck-report .sc-status{white-space:nowrap;font-weight:bold}"
-    ".selfcheck-report pre{margin:4px 0;white-space:pre-wrap}"
+    ".selfcheck-report pre{margin:4px 0;white-space:pre;overflow-x:auto}"
 )
 
 
