@@ -14,7 +14,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCH = (2020, 1, 1, 0, 0, 0)
-MAIN = "import sys\nfrom checks.cli import main\nsys.exit(main())\n"
+# Plain syntax on purpose: an old python3 (a login node's 3.6, say) must be able to read it and
+# say what is wrong, instead of failing on the package's own syntax.
+MAIN = (
+    "import sys\n"
+    "if sys.version_info < (3, 9):\n"
+    "    sys.exit('selfcheck needs Python 3.9 or newer, and this is Python %d.%d: try python3.11 or python3.12, '\n"
+    "             'or your course notebook (import checks)' % sys.version_info[:2])\n"
+    "from checks.cli import main\n"
+    "sys.exit(main())\n"
+)
 
 
 def _files(package_dir: Path, arc_root: str):

@@ -62,3 +62,23 @@ def test_pyz_is_reproducible(tmp_path: Path) -> None:
     a = build(tmp_path / "a.pyz").read_bytes()
     b = build(tmp_path / "b.pyz").read_bytes()
     assert a == b
+
+
+def test_pyz_refuses_an_old_python_with_a_message() -> None:
+    """On a Python older than 3.9 the single file says so (its __main__ uses no newer syntax)."""
+    import ast
+    import types
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from build_pyz import MAIN
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    ast.parse(MAIN, feature_version=(3, 4))
+    fake = types.SimpleNamespace(version_info=(3, 6, 9), exit=lambda msg: (_ for _ in ()).throw(SystemExit(msg)))
+    try:
+        exec(MAIN, {"sys": fake, "__name__": "__main__", "__builtins__": {"__import__": lambda n, *a: fake}})
+    except SystemExit as exc:
+        assert "needs Python 3.9 or newer, and this is Python 3.6" in str(exc)
+    else:
+        raise AssertionError("the old Python was not refused")
