@@ -115,13 +115,14 @@ def _url(ctx: Context) -> ParsedUrl:
     return ctx.memo("tunnel.url", lambda: parse_url(ctx.options.url))
 
 
-def _user(ctx: Context) -> str:
+def cluster_user(ctx: Context) -> str:
+    """The student's username on the cluster: --user, else the one in the URL, else ""."""
     return ctx.options.user or _url(ctx).user
 
 
 def _command(ctx: Context) -> str:
     url = _url(ctx)
-    return tunnel_command(ctx, url.port or "<port>", _user(ctx))
+    return tunnel_command(ctx, url.port or "<port>", cluster_user(ctx))
 
 
 # -- probes ------------------------------------------------------------------------------------
@@ -190,7 +191,7 @@ def _probe(ctx: Context) -> Dict[str, "HttpAnswer"]:
 
     def compute() -> Dict[str, "HttpAnswer"]:
         port, t = ctx.expectations.local_port, ctx.options.timeout
-        user = _user(ctx)
+        user = cluster_user(ctx)
         answers = {}
         if user:
             answers["user"] = ctx.net.http_get(port, f"/user/{user}/api", t)
@@ -335,7 +336,7 @@ def user(ctx: Context) -> Verdict:
     another name, is a different server (most often your own local Jupyter) holding the port.
     """
     port = ctx.expectations.local_port
-    name = _user(ctx)
+    name = cluster_user(ctx)
     if not name:
         return skipped("no username known: add --user NAME or --url \"<the URL>\"")
     answers = _probe(ctx)
@@ -374,7 +375,7 @@ def token(ctx: Context) -> Verdict:
     The token changes at every launch: one from an older launch is refused.
     """
     parsed = _url(ctx)
-    name = _user(ctx)
+    name = cluster_user(ctx)
     if not parsed.token:
         return skipped("no token known: add --url \"<the URL the launch script printed>\"")
     if not name:

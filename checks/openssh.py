@@ -312,17 +312,17 @@ def key_permissions(ctx: Context) -> Verdict:
     if ctx.platform.is_windows:
         return _windows_key_permissions(ctx, candidates)
     uid = ctx.platform.uid()
-    bad, notes = [], []
+    bad, notes, modes = [], [], []
     for key in candidates:
         info = ctx.platform.stat(key.path)
+        modes.append(f"{_home_rel(ctx, key.path)} {info.mode:04o}")
         if info.uid != uid:
             notes.append(f"{_home_rel(ctx, key.path)} belongs to user id {info.uid}: ssh does not check its mode")
             continue
         if info.mode & 0o077:
             bad.append((key.path, info.mode))
     if not bad:
-        modes = ", ".join(f"{_home_rel(ctx, k.path)} {ctx.platform.stat(k.path).mode:04o}" for k in candidates)
-        return passed(f"only you can read your key ({modes})", expected="0600 or stricter", details=notes)
+        return passed(f"only you can read your key ({', '.join(modes)})", expected="0600 or stricter", details=notes)
     for path, _mode in bad:
         _tighten(ctx, path, 0o600)
     listing = "; ".join(f"{_home_rel(ctx, p)} has mode {m:04o}" for p, m in bad)
@@ -617,7 +617,9 @@ def login(ctx: Context) -> Verdict:
     from .explainer import explain
 
     host = ctx.expectations.login_host
-    user = ctx.options.user or _url_user(ctx)
+    from .forward import cluster_user
+
+    user = cluster_user(ctx)
     target = f"{user}@{host}" if user else host
     config = ctx.home / ".ssh" / "config"
     banner, exe = ssh_version(ctx)
@@ -645,12 +647,6 @@ def login(ctx: Context) -> Verdict:
         return failed(f"ssh to {target} failed: {m.pattern.cause}", m.fix, observed=err)
     return failed(f"ssh to {target} failed: {err.splitlines()[-1] if err else 'exit ' + str(proc.returncode)}",
                   Fix("See what ssh does step by step:", [f"ssh -v {target} true"]), observed=err)
-
-
-def _url_user(ctx: Context) -> str:
-    from .forward import parse_url
-
-    return parse_url(ctx.options.url).user if ctx.options.url else ""
 
 
 def _first_pub(ctx: Context) -> Path:

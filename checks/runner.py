@@ -128,15 +128,9 @@ def _finish(spec: CheckSpec, started: float, worker: threading.Thread, box: Dict
 
 def report_user(ctx: Context) -> str:
     """The student's login name on the cluster, as best known."""
-    if ctx.options.user:
-        return ctx.options.user
-    if ctx.options.url:
-        from .forward import parse_url
+    from .forward import cluster_user
 
-        parsed = parse_url(ctx.options.url)
-        if parsed.user:
-            return parsed.user
-    return ctx.env.get("USER") or ctx.env.get("USERNAME") or ctx.env.get("LOGNAME") or ""
+    return cluster_user(ctx) or ctx.env.get("USER") or ctx.env.get("USERNAME") or ctx.env.get("LOGNAME") or ""
 
 
 def _hostname() -> str:

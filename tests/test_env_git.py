@@ -8,8 +8,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 import checks
 from checks import expectations, render
 from checks.model import Status

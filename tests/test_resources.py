@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Optional
 
 import pytest
 
