@@ -10,7 +10,6 @@ Run: .venv/bin/python bench/tunnel_probe.py
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import secrets
 import statistics
@@ -33,7 +32,7 @@ TIMEOUT = 1.0
 
 
 def tunnel_run(port: int, url: str) -> float:
-    exp = dataclasses.replace(expectations.load(), local_port=port)
+    exp = expectations.load().replace(local_port=port)
     ctx = make_ctx(side="laptop", exp=exp, url=url, timeout=TIMEOUT)
     ctx.procfs = Path("/proc")
     started = time.perf_counter()
@@ -42,7 +41,7 @@ def tunnel_run(port: int, url: str) -> float:
 
 
 def one(port: int, check: str) -> float:
-    exp = dataclasses.replace(expectations.load(), local_port=port)
+    exp = expectations.load().replace(local_port=port)
     ctx = make_ctx(side="laptop", exp=exp, timeout=TIMEOUT)
     started = time.perf_counter()
     run_specs(ctx, select([check]))

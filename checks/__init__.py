@@ -16,7 +16,10 @@ imported until a check runs, so ``import checks`` stays cheap.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Optional
 
 __version__ = "0.1.0"
 __all__ = ["run", "ssh", "tunnel", "resources", "explain", "__version__"]

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, NoReturn, Optional, Sequence, TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, NoReturn, Optional, Sequence, TextIO
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHECKER = 0, 1, 2, 3
 
@@ -30,11 +33,33 @@ def _positive(text: str) -> float:
     return value
 
 
+def _terminal_columns() -> int:
+    """`shutil.get_terminal_size().columns`, without importing shutil (argparse's help formatter
+    would, on every add_argument, and shutil brings bz2 and lzma with it)."""
+    import os
+
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.HelpFormatter(prog, width=_terminal_columns() - 2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     p = _Parser(
         prog="selfcheck",
+        formatter_class=_formatter,
         description="Check that your SSH keys, your Jupyter tunnel and your server's resources "
                     "meet the assignment's expectations, and say exactly how to fix what doesn't.",
         epilog="Other commands: 'selfcheck explain \"<error text>\"' explains an error message you "

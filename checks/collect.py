@@ -16,15 +16,18 @@ import html
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
+
+from ._record import Factory, Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
 
 STATUSES = ("pass", "warn", "fail", "skip", "error")
 
 
-@dataclass
-class Student:
+class Student(Record, frozen=False):
     user: str
     file: str
     created: str
@@ -35,10 +38,9 @@ class Student:
     summaries: Dict[str, str]
 
 
-@dataclass
-class Collection:
-    students: List[Student] = field(default_factory=list)
-    rejected: List[Tuple[str, str]] = field(default_factory=list)  # (file, reason)
+class Collection(Record, frozen=False):
+    students: List[Student] = Factory(list)
+    rejected: List[Tuple[str, str]] = Factory(list)  # (file, reason)
 
     def check_ids(self, order: Sequence[str] = ()) -> List[str]:
         seen = {cid for s in self.students for cid in s.statuses}

@@ -11,17 +11,38 @@ import os
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
+from ._record import Factory, Record
 from .expectations import Expectations
 from .platform import Platform
 from .redact import Redactor
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-@dataclass(frozen=True)
-class Completed:
+
+class DiskUsage(Record):
+    """Bytes on a file system, as `shutil.disk_usage` gives them."""
+
+    total: int
+    used: int
+    free: int
+
+
+def disk_usage(path: Path) -> DiskUsage:
+    """`shutil.disk_usage`, without importing shutil on POSIX (it is os.statvfs there)."""
+    if not hasattr(os, "statvfs"):
+        import shutil
+
+        return DiskUsage(*shutil.disk_usage(path))
+    st = os.statvfs(path)
+    return DiskUsage(st.f_blocks * st.f_frsize, (st.f_blocks - st.f_bfree) * st.f_frsize,
+                     st.f_bavail * st.f_frsize)
+
+
+class Completed(Record):
     """The outcome of a subprocess run through the context."""
 
     argv: tuple
@@ -41,8 +62,7 @@ class Completed:
         return (self.stdout or "") + (self.stderr or "")
 
 
-@dataclass
-class Options:
+class Options(Record, frozen=False):
     """What the student asked for on the command line (or in `checks.run`)."""
 
     url: Optional[str] = None
@@ -55,38 +75,36 @@ class Options:
     compare: Optional[str] = None
 
 
-@dataclass
-class Context:
+class Context(Record, frozen=False):
     """The one door through which checks see the machine."""
 
     expectations: Expectations
     side: str = "laptop"
     side_reason: str = ""
-    home: Path = field(default_factory=Path.home)
+    home: Path = Factory(Path.home)
     procfs: Path = Path("/proc")
     sysfs: Path = Path("/sys")
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    platform: Platform = field(default_factory=Platform.current)
-    options: Options = field(default_factory=Options)
-    cwd: Path = field(default_factory=Path.cwd)
-    python_path: List[str] = field(default_factory=lambda: list(__import__("sys").path))  # where packages live
+    env: Mapping[str, str] = Factory(lambda: dict(os.environ))
+    platform: Platform = Factory(Platform.current)
+    options: Options = Factory(Options)
+    cwd: Path = Factory(Path.cwd)
+    python_path: List[str] = Factory(lambda: list(__import__("sys").path))  # where packages live
     hostname: str = ""
     root: Optional[Path] = None  # a simulated machine's folder: paths under it are shown from "/"
-    python_version: str = field(default_factory=lambda: ".".join(map(str, __import__("sys").version_info[:3])))
-    disk_usage: Callable[[Path], Any] = field(default=None, repr=False)  # type: ignore[assignment]
-    net: Any = field(default=None, repr=False)  # loopback probes (checks.net); tests may stand in
+    python_version: str = Factory(lambda: ".".join(map(str, __import__("sys").version_info[:3])))
+    disk_usage: Callable[[Path], Any] = None  # type: ignore[assignment]
+    net: Any = None  # loopback probes (checks.net); tests may stand in
     clock: Callable[[], float] = time.time
-    redactor: Redactor = field(default_factory=Redactor)
-    changes: List[str] = field(default_factory=list)  # what --fix did, in order
-    _memo: Dict[Any, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _key_locks: Dict[Any, threading.Lock] = field(default_factory=dict, repr=False)
+    redactor: Redactor = Factory(Redactor)
+    changes: List[str] = Factory(list)  # what --fix did, in order
+    _hidden = ("disk_usage", "net")
 
     def __post_init__(self) -> None:
+        self._memo: Dict[Any, Any] = {}
+        self._lock = threading.Lock()
+        self._key_locks: Dict[Any, threading.Lock] = {}
         if self.disk_usage is None:
-            import shutil
-
-            self.disk_usage = shutil.disk_usage
+            self.disk_usage = disk_usage
         if self.net is None:
             from . import net
 
@@ -121,9 +139,16 @@ class Context:
 
     def which(self, name: str) -> Optional[str]:
         """The program `name` as found on this context's PATH, or None."""
-        import shutil
+        if os.name == "nt":  # PATHEXT and the current folder: shutil knows Windows' rules
+            import shutil
 
-        return shutil.which(name, path=os.pathsep.join(self.path_dirs))
+            return shutil.which(name, path=os.pathsep.join(self.path_dirs))
+        # shutil.which's POSIX rule, without importing shutil (and bz2 and lzma with it).
+        for folder in dict.fromkeys(self.path_dirs):
+            candidate = os.path.join(folder, name)
+            if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+                return candidate
+        return None
 
     def run(self, argv: Sequence[str], timeout: float = 10.0, input: Optional[str] = None) -> Completed:
         """Run a program with a time bound; never raises for a missing or hung program."""

@@ -7,13 +7,16 @@ server container, from evidence in the environment and `/proc/self/cgroup`.
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Tuple
 
 from .context import Context
 from .model import Fix, Verdict, failed, passed, skipped, warned
 from .registry import check
 
-_CONTAINER_CGROUP = re.compile(r"kubepods|docker|containerd|cri-o|libpod|/lxc/")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
+
+_CONTAINER_CGROUP = r"kubepods|docker|containerd|cri-o|libpod|/lxc/"
 
 
 def detect_side(ctx: Context, hostname: str) -> Tuple[str, List[str]]:
@@ -25,7 +28,7 @@ def detect_side(ctx: Context, hostname: str) -> Tuple[str, List[str]]:
     if ctx.env.get("KUBERNETES_SERVICE_HOST"):
         evidence.append("KUBERNETES_SERVICE_HOST is set, as in a Kubernetes pod")
     cgroup = ctx.read_text(ctx.proc_path("self", "cgroup")) or ""
-    match = _CONTAINER_CGROUP.search(cgroup)
+    match = re.search(_CONTAINER_CGROUP, cgroup)
     if match:
         evidence.append(f"/proc/self/cgroup names {match.group(0).strip('/')}")
     if ctx.env.get("container"):
@@ -150,11 +153,11 @@ def _parse_freeze(text: str) -> Dict[str, str]:
 
 def _load_compare(ctx: Context) -> Tuple[Optional[Dict[str, str]], str]:
     """The other side's package versions from its JSON report (--compare), or why not."""
-    import json
-
     path = ctx.options.compare
     if not path:
         return None, ""
+    import json
+
     try:
         doc = json.loads(open(path, encoding="utf-8").read())
     except (OSError, ValueError) as exc:

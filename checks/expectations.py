@@ -8,9 +8,13 @@ into exit status 2, never a traceback.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from ._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 DEFAULT_ASSIGNMENT = "methodology-1"
 
@@ -29,8 +33,7 @@ class ExpectationsError(ValueError):
     """An expectations file that cannot be used, with a message for its author."""
 
 
-@dataclass(frozen=True)
-class Expectations:
+class Expectations(Record):
     """What an assignment expects of the student's setup."""
 
     id: str
@@ -71,8 +74,7 @@ def _num(value: float) -> str:
 
 
 # The schema: section -> key -> (python types, required, description, Expectations field).
-_Spec = Tuple[tuple, bool, str, str]
-_SCHEMA: Dict[str, Dict[str, _Spec]] = {
+_SCHEMA: Dict[str, Dict[str, Tuple[tuple, bool, str, str]]] = {
     "": {
         "id": ((str,), True, "a short identifier such as \"methodology-1\"", "id"),
         "title": ((str,), True, "the assignment's title", "title"),
@@ -107,7 +109,7 @@ _SCHEMA: Dict[str, Dict[str, _Spec]] = {
 }
 
 KEY_TYPES = ("ed25519", "ecdsa", "rsa")
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_ID_RE = r"[a-z0-9][a-z0-9._-]*"
 
 
 def available() -> List[str]:
@@ -125,22 +127,89 @@ def load(name_or_path: Union[str, Path, None] = None) -> Expectations:
         except OSError as exc:
             raise ExpectationsError(f"cannot read {path}: {exc.strerror or exc}") from None
         return parse(raw, source=str(path))
-    shipped = _shipped() / f"{name}.toml"
-    if "/" in name or "\\" in name or not shipped.is_file():
+    raw = None if "/" in name or "\\" in name else _read_shipped(f"{name}.toml")
+    if raw is None:
         known = ", ".join(available()) or "none"
         raise ExpectationsError(f"no assignment called {name!r}; the known ones are: {known}")
-    return parse(shipped.read_bytes(), source=f"{name}.toml")
+    cache = f"__pycache__/{name}.toml.marshal"
+    data = _cached(_read_shipped(cache), raw)
+    if data is None:
+        data = _decode(raw, f"{name}.toml")
+        _store(cache, raw)
+    return validate(data, source=f"{name}.toml")
 
 
-def parse(raw: Union[bytes, str], source: str = "<expectations>") -> Expectations:
-    """Validate TOML text against the schema and build `Expectations`."""
+def _read_shipped(relative: str) -> Optional[bytes]:
+    """A file of the shipped assignments folder, or None. The module's loader reads it from a
+    folder or from inside selfcheck.pyz alike, without importing importlib.resources."""
+    import os
+
+    try:
+        return __loader__.get_data(os.path.join(os.path.dirname(__file__), "assignments", relative))
+    except OSError:
+        return None
+
+
+# Parsing TOML means importing tomllib (and typing, string, datetime with it): about a third of a
+# bare interpreter's start. So a shipped assignment's parsed table is kept beside it, the way
+# Python keeps bytecode: in __pycache__, written only when Python writes bytecode, used only when
+# it was made from exactly the same bytes. selfcheck.pyz carries it (scripts/build_pyz.py).
+_CACHE_FORMAT = 1
+
+
+def cache_blob(raw: bytes) -> bytes:
+    """The cache entry for a shipped assignment's bytes (raises ExpectationsError if invalid)."""
+    import marshal
+
+    data = _decode(raw, "<assignment>")
+    return marshal.dumps((_CACHE_FORMAT, raw, data))
+
+
+def _cached(blob: Optional[bytes], raw: bytes) -> Optional[dict]:
+    import marshal
+
+    try:
+        fmt, source, data = marshal.loads(blob or b"")
+    except (ValueError, EOFError, TypeError):
+        return None
+    return data if fmt == _CACHE_FORMAT and source == raw and isinstance(data, dict) else None
+
+
+def _store(relative: str, raw: bytes) -> None:
+    import os
+    import sys
+
+    folder = Path(__file__).parent / "assignments"
+    if sys.dont_write_bytecode or not folder.is_dir():  # as Python does for bytecode; not in a .pyz
+        return
+    cache = folder / relative
+    try:
+        blob = cache_blob(raw)
+        cache.parent.mkdir(exist_ok=True)
+        partial = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        partial.write_bytes(blob)
+        os.replace(partial, cache)
+    except (OSError, ValueError, ExpectationsError):  # a read-only install, a datetime value: no cache
+        pass
+
+
+def _decode(raw: Union[bytes, str], source: str) -> dict:
     from ._toml import TOMLDecodeError, loads
 
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     try:
-        data = loads(text)
+        return loads(text)
     except TOMLDecodeError as exc:
         raise ExpectationsError(f"{source}: not valid TOML: {exc}") from None
+
+
+def parse(raw: Union[bytes, str], source: str = "<expectations>") -> Expectations:
+    """Validate TOML text against the schema and build `Expectations`."""
+    return validate(_decode(raw, source), source)
+
+
+def validate(data: Mapping[str, Any], source: str = "<expectations>") -> Expectations:
+    """Check a parsed table against the schema and build `Expectations`."""
     values: Dict[str, Any] = {"source": source}
     problems: List[str] = []
     for key in data:
@@ -178,7 +247,7 @@ def parse(raw: Union[bytes, str], source: str = "<expectations>") -> Expectation
 
 def _semantic_problems(values: Dict[str, Any]) -> List[str]:
     problems = []
-    if not _ID_RE.match(values["id"]):
+    if not re.fullmatch(_ID_RE, values["id"]):
         problems.append(f"id {values['id']!r}: expected lowercase letters, digits, '.', '_' or '-'")
     for item in values["checks"]:
         if not isinstance(item, str) or not item:

@@ -9,17 +9,19 @@ from __future__ import annotations
 import html as _html
 import re
 import sys
-from dataclasses import dataclass
-from typing import Callable, List, Match, Optional, Sequence, TextIO, Tuple
 
+from ._record import Record
 from .model import Fix
 from .redact import Redactor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, List, Match, Optional, Sequence, TextIO, Tuple
 
 HOST = "dsmlp-login.ucsd.edu"
 
 
-@dataclass(frozen=True)
-class Pattern:
+class Pattern(Record):
     """One known message: how to recognise it, what it means, what to do."""
 
     name: str
@@ -186,14 +188,12 @@ PATTERNS: Tuple[Pattern, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Match_:
+class Match_(Record):
     pattern: Pattern
     fix: Fix
 
 
-@dataclass(frozen=True)
-class Explanation:
+class Explanation(Record):
     """What the pasted text means; renders as text and, in Jupyter, as HTML."""
 
     matches: Tuple[Match_, ...]

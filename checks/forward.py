@@ -6,26 +6,28 @@ started), are bounded by `--timeout`, and never print the token.
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ._record import Record
 from ._text import digits
 from .context import Context
 from .net import HttpAnswer
 from .model import Fix, Verdict, failed, passed, skipped, warned
 from .registry import check
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
+
 DOCS = "lessons/jupyter.html"
-_TOKEN_RE = re.compile(r"^[0-9a-f]{48}$|^[0-9a-f]{64}$")
+_TOKEN_RE = r"[0-9a-f]{48}|[0-9a-f]{64}"
 _STRIP = " \t\r\n'\"`<>«»“”‘’([{"
 _TRAILING = ".,;:!?)]}"
 
 
-@dataclass(frozen=True)
-class ParsedUrl:
+class ParsedUrl(Record):
     """The parts of a Jupyter URL, and what is wrong with it (if anything)."""
 
     host: str = ""
@@ -236,7 +238,7 @@ def url(ctx: Context) -> Verdict:
                       observed=parsed.redacted())
     tree, lab = local_addresses(ctx, parsed.user)
     details = [f"tunnel command: {_command(ctx)}", f"then open: {tree}  (or {lab})"]
-    if not _TOKEN_RE.match(parsed.token):
+    if not re.fullmatch(_TOKEN_RE, parsed.token):
         return warned(f"read port {parsed.port} and user {parsed.user}, but the token does not look like "
                       "a whole Jupyter token (48 or 64 hex digits)",
                       Fix("Copy the token again: it runs to the end of the line.", []),
@@ -409,6 +411,7 @@ def _runtime_dirs(ctx: Context) -> List[str]:
 
 def running_servers(ctx: Context) -> List[dict]:
     """The Jupyter servers' runtime files (jpserver-<pid>.json), read without importing Jupyter."""
+    import json
     from pathlib import Path
 
     servers = []

@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from .context import Context
 from .model import Fix, Verdict, passed, skipped, warned
 from .registry import check
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+
+
+def _top_level(cwd: Path) -> Optional[Path]:
+    """The working tree's top folder: the nearest folder holding `.git`, or None.
+
+    One `git status` says everything else; finding the top this way saves a second process
+    (`git rev-parse --show-toplevel`) on every run, and tells "not a repository" from other
+    failures whatever language git speaks.
+    """
+    for folder in (cwd, *cwd.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
 
 
 @check("git.sync", title="Code in sync with its repository", docs="lessons/remote-development.html#guidelines",
@@ -17,15 +35,15 @@ def sync(ctx: Context) -> Verdict:
     The lesson's first guideline: the code on your computer and on the server should be the
     same, through frequent commits, pushes and pulls.
     """
-    inside = ctx.run(["git", "rev-parse", "--show-toplevel"], timeout=5)
-    if inside.missing:
-        return skipped("git is not installed here")
-    if not inside.ok:
-        return skipped(f"{ctx.cwd} is not inside a git repository")
-    top = inside.stdout.strip()
     status = ctx.run(["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"], timeout=10)
+    if status.missing:
+        return skipped("git is not installed here")
+    top = _top_level(ctx.cwd)
     if not status.ok:
+        if top is None:
+            return skipped(f"{ctx.shown(ctx.cwd)} is not inside a git repository")
         return skipped(f"git status failed: {(status.stderr or status.error).strip()}")
+    top = ctx.shown(top or ctx.cwd)
     changed = [ln for ln in status.stdout.splitlines() if ln[:1] in ("1", "2", "u")]
     ab = re.search(r"^# branch\.ab \+(\d+) -(\d+)", status.stdout, re.M)
     head = re.search(r"^# branch\.head (\S+)", status.stdout, re.M)

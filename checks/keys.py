@@ -12,11 +12,14 @@ import base64
 import binascii
 import re
 import struct
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Dict, List, Optional, Tuple
 
+from ._record import Factory, Record
 from ._text import digits
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Dict, List, Optional, Tuple
 
 OPENSSH_BEGIN = b"-----BEGIN OPENSSH PRIVATE KEY-----"
 OPENSSH_END = b"-----END OPENSSH PRIVATE KEY-----"
@@ -49,8 +52,7 @@ class KeyFormatError(ValueError):
     """A key blob that does not parse."""
 
 
-@dataclass(frozen=True)
-class PublicKey:
+class PublicKey(Record):
     """A public key: its wire type, blob, and what ssh-keygen -l would say of it."""
 
     wire_type: str
@@ -121,8 +123,7 @@ def key_bits(wire_type: str, blob: bytes) -> Optional[int]:
 
 # -- private key files -------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class KeyFile:
+class KeyFile(Record):
     """What a private key file is, as far as its public part says."""
 
     path: Path
@@ -281,13 +282,13 @@ def _read_putty(path: Path, handle: BinaryIO, head: bytes, problems: List[str]) 
 
 # -- public keys and authorized_keys ----------------------------------------------------------
 
-_KEY_TYPE_RE = re.compile(r"^(ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-[a-z0-9-]+@openssh\.com"
-                          r"|ssh-[a-z0-9-]+@openssh\.com|[a-z0-9-]+-cert-v01@openssh\.com)$")
+_KEY_TYPE_RE = (r"(ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-[a-z0-9-]+@openssh\.com"
+                r"|ssh-[a-z0-9-]+@openssh\.com|[a-z0-9-]+-cert-v01@openssh\.com)")
 
 
 def _public_line(line: str) -> Optional[Tuple[str, str, str]]:
     parts = line.strip().split(None, 2)
-    if len(parts) >= 2 and _KEY_TYPE_RE.match(parts[0]):
+    if len(parts) >= 2 and re.fullmatch(_KEY_TYPE_RE, parts[0]):
         return parts[0], parts[1], parts[2] if len(parts) > 2 else ""
     return None
 
@@ -322,19 +323,18 @@ def read_public_file(path: Path) -> Optional[PublicKey]:
     return None
 
 
-@dataclass(frozen=True)
-class AuthorizedKey:
+class AuthorizedKey(Record):
     """One line of authorized_keys: its options and key, or why it cannot be used."""
 
     line_no: int
-    options: Dict[str, Optional[str]] = field(default_factory=dict)
+    options: Dict[str, Optional[str]] = Factory(dict)
     key: Optional[PublicKey] = None
     problem: str = ""
     continues_to: Tuple[int, ...] = ()  # a key broken over several lines: the following line numbers
     crlf: bool = False
 
 
-_OPTION_RE = re.compile(r'([A-Za-z0-9-]+)(?:="((?:[^"\\]|\\.)*)")?')
+_OPTION_RE = r'([A-Za-z0-9-]+)(?:="((?:[^"\\]|\\.)*)")?'
 
 
 def _split_options(text: str) -> Tuple[Dict[str, Optional[str]], str]:
@@ -342,7 +342,7 @@ def _split_options(text: str) -> Tuple[Dict[str, Optional[str]], str]:
     options: Dict[str, Optional[str]] = {}
     pos = 0
     while pos < len(text):
-        match = _OPTION_RE.match(text, pos)
+        match = re.compile(_OPTION_RE).match(text, pos)
         if not match or match.end() == pos:
             break
         options[match.group(1).lower()] = match.group(2)

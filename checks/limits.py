@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
+from ._record import Record
 from ._text import digits
 from .context import Context
 from .model import Fix, Verdict, failed, passed, skipped, warned
 from .registry import check
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 DOCS = "lessons/dsmlp.html#launch-a-server"
 GB, GIB = 10**9, 2**30
@@ -27,8 +30,7 @@ MEMORY_TOLERANCE = 0.02  # the launcher may give 8 GiB or 8 GB: accept down to 2
 
 # -- parsing /proc ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(Record):
     root: str
     mountpoint: str
     fstype: str
@@ -170,8 +172,7 @@ def _read(ctx: Context, path: Path) -> Optional[str]:
     return ctx.read_text(path, limit=4096)
 
 
-@dataclass(frozen=True)
-class CpuInfo:
+class CpuInfo(Record):
     node: Optional[int]  # CPUs of the whole machine
     affinity: Optional[int]  # CPUs this process may be scheduled on
     quota: Optional[float]  # CPUs' worth of time the cgroup allows, None = no quota
@@ -216,8 +217,7 @@ def _read_long(ctx: Context, path: Path) -> str:
     return ctx.read_text(path, limit=1 << 22) or ""
 
 
-@dataclass(frozen=True)
-class MemoryInfo:
+class MemoryInfo(Record):
     node: Optional[int]
     limit: Optional[int]
     limit_at: str = ""
@@ -329,8 +329,7 @@ NVIDIA_SMI_EXIT = {
 }
 
 
-@dataclass(frozen=True)
-class GpuProbe:
+class GpuProbe(Record):
     gpus: Tuple[Tuple[str, str, str], ...] = ()  # (index, name, memory MiB)
     missing: bool = False
     error: str = ""

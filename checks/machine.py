@@ -13,11 +13,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections import namedtuple
 from pathlib import Path
-from typing import Any, Dict
 
-_DiskUsage = namedtuple("_DiskUsage", "total used free")
+from .context import DiskUsage
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict
+
 _COPIES: Dict[str, Path] = {}
 
 
@@ -69,5 +72,5 @@ def apply(ctx: Any, folder: Path) -> None:
         ctx.python_version = str(spec["python"])
     disk = spec.get("disk")
     if isinstance(disk, dict):
-        usage = _DiskUsage(int(disk["total"]), int(disk["total"]) - int(disk["free"]), int(disk["free"]))
+        usage = DiskUsage(int(disk["total"]), int(disk["total"]) - int(disk["free"]), int(disk["free"]))
         ctx.disk_usage = lambda path: usage

@@ -7,9 +7,14 @@ lives in `render`, so this module never prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+
+from ._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional, Sequence, Tuple
 
 
 class Status(str, Enum):
@@ -28,23 +33,20 @@ class Status(str, Enum):
 STATUS_ORDER: Tuple[Status, ...] = (Status.PASS, Status.WARN, Status.FAIL, Status.SKIP, Status.ERROR)
 
 
-@dataclass(frozen=True)
-class Fix:
+class Fix(Record):
     """What to do: one imperative sentence, then commands the student can paste."""
 
     text: str
     commands: Tuple[str, ...] = ()
 
     def __init__(self, text: str, commands: Sequence[str] = ()) -> None:
-        object.__setattr__(self, "text", text)
-        object.__setattr__(self, "commands", tuple(commands))
+        super().__init__(text, tuple(commands))
 
     def to_dict(self) -> Dict[str, Any]:
         return {"text": self.text, "commands": list(self.commands)}
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Record):
     """What a check function returns: a status and what was observed."""
 
     status: Status
@@ -83,8 +85,7 @@ def skipped(reason: str, *, details: Sequence[str] = ()) -> Verdict:
     return _verdict(Status.SKIP, reason, None, None, None, details)
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(Record):
     """One check's outcome, as reported, rendered and graded."""
 
     id: str
@@ -120,7 +121,7 @@ def _jsonable(value: Any) -> Any:
     """Plain JSON values only, so a report always serialises."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, Mapping):
+    if hasattr(value, "items"):  # a mapping
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [_jsonable(v) for v in value]
@@ -128,8 +129,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(Record):
     """A whole run: its results and where it ran. Renders as text, HTML and JSON."""
 
     results: Tuple[Result, ...]
@@ -140,7 +140,8 @@ class Report:
     created: str = ""
     tool_version: str = ""
     docs_url: str = ""  # where the lesson is published; "Read more" links are built from it
-    secrets: Tuple[str, ...] = field(default=(), repr=False, compare=False)
+    secrets: Tuple[str, ...] = ()
+    _hidden = ("secrets",)  # never in repr, and not part of equality
 
     @property
     def counts(self) -> Dict[str, int]:

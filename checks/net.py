@@ -6,21 +6,26 @@ network; by default they are these functions, which touch only the addresses the
 
 from __future__ import annotations
 
-import json
-import socket
-from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
-@dataclass(frozen=True)
-class HttpAnswer:
+from ._record import Factory, Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    from typing import Dict, Optional, Tuple
+
+
+class HttpAnswer(Record):
     """What a GET on loopback gave: a response, or which way it failed."""
 
     outcome: str  # "response", "refused", "reset", "timeout", "error"
     status: int = 0
-    headers: Dict[str, str] = field(default_factory=dict)
+    headers: Dict[str, str] = Factory(dict)
     body: bytes = b""
     error: str = ""
 
     def json(self) -> Optional[dict]:
+        import json
+
         try:
             value = json.loads(self.body.decode("utf-8", "replace"))
         except ValueError:
@@ -37,6 +42,7 @@ def http_get(port: int, path: str, timeout: float, headers: Optional[Dict[str, s
              host: str = "127.0.0.1") -> HttpAnswer:
     """One GET to loopback with a hard time bound; never follows redirects, never raises."""
     import http.client
+    import socket
     import time
 
     deadline = time.monotonic() + timeout
@@ -73,6 +79,8 @@ def http_get(port: int, path: str, timeout: float, headers: Optional[Dict[str, s
 def _connect(host: str, port: int, timeout: float) -> socket.socket:
     """A TCP connection to a numeric loopback address. Not socket.create_connection: its name
     lookup imports the IDNA codec, which costs more than the whole probe."""
+    import socket
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.settimeout(timeout)
@@ -86,6 +94,8 @@ def _connect(host: str, port: int, timeout: float) -> socket.socket:
 
 def port_listening(port: int, timeout: float, host: str = "127.0.0.1") -> Tuple[bool, str]:
     """(listening, why) for a TCP port on loopback."""
+    import socket
+
     try:
         _connect(host, port, timeout).close()
         return True, "accepts connections"

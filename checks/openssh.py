@@ -10,15 +10,18 @@ real sshd and ssh.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
+from ._record import Record
 from . import keys
 from .context import Context
 from .model import Fix, Verdict, failed, passed, skipped, warned
 from .platform import WINDOWS_TRUSTED, WINDOWS_TRUSTED_SIDS
 from .registry import check
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 DOCS = "lessons/ssh-keys.html"
 # OpenSSH's default identity files, in the order ssh tries them (readconf.c, 8.9 and later).
@@ -38,8 +41,7 @@ def _shell_path(ctx: Context, path: Path) -> str:
 
 # -- shared probes -----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class SshConfig:
+class SshConfig(Record):
     """What `ssh -G <login host>` says, or the defaults when ssh cannot be asked."""
 
     identity_files: Tuple[Path, ...]
@@ -105,8 +107,7 @@ def _looks_private(path: Path) -> Optional[keys.KeyFile]:
     return None
 
 
-@dataclass(frozen=True)
-class KeyChoice:
+class KeyChoice(Record):
     """The private keys ssh will try for the login host, and keys it will never try."""
 
     offered: Tuple[keys.KeyFile, ...]

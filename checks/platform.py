@@ -11,15 +11,18 @@ import os
 import stat as _stat
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+
+from ._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple
 
 LINUX, MACOS, WINDOWS = "linux", "macos", "windows"
 
 
-@dataclass(frozen=True)
-class FileInfo:
+class FileInfo(Record):
     """What the permission checks need to know about one path."""
 
     path: Path
@@ -32,8 +35,7 @@ class FileInfo:
     gid: int = -1
 
 
-@dataclass(frozen=True)
-class Ace:
+class Ace(Record):
     """One allow entry of a Windows access list: who, and whether it lets them write."""
 
     principal: str

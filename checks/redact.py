@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional, Set
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, Optional, Set
 
 REDACTED = "<redacted>"
 
 # A token in a URL query or an Authorization header, whatever registered it. Defence in
 # depth: even a token the checks were never told about is hidden.
 _TOKEN_PATTERNS = (
-    re.compile(r"(?i)([?&#;]token=)[^&#\s'\"<>]+"),
-    re.compile(r"(?i)(authorization:\s*(?:token|bearer)\s+)(?!<redacted>)[^\s'\"<>]+"),
-    re.compile(r"(?i)(\btoken[\s:=]+)[0-9a-f]{32,}"),
-    re.compile(r"(?i)(\bJUPYTER_TOKEN=)\S+"),
+    r"(?i)([?&#;]token=)[^&#\s'\"<>]+",
+    r"(?i)(authorization:\s*(?:token|bearer)\s+)(?!<redacted>)[^\s'\"<>]+",
+    r"(?i)(\btoken[\s:=]+)[0-9a-f]{32,}",
+    r"(?i)(\bJUPYTER_TOKEN=)\S+",
 )
 
 # Shorter values would redact ordinary words; real Jupyter tokens are 48 or 64 hex digits.
 MIN_SECRET_LENGTH = 6
+
+
+def _keep_label(match: re.Match) -> str:
+    return match.group(1) + REDACTED
 
 
 class Redactor:
@@ -43,5 +50,5 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         for pattern in _TOKEN_PATTERNS:
-            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+            text = re.sub(pattern, _keep_label, text)
         return text

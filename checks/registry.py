@@ -7,22 +7,24 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass
-from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
+from ._record import Record
 from .model import Verdict
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+
+    CheckFunc = Callable[..., Verdict]
 
 SIDES = ("laptop", "jumpbox", "server")
 # Area → the module that holds its checks, in report order. The modules are not named after
 # their areas, so that `checks.ssh()`, `checks.tunnel()` and `checks.resources()` stay functions.
 AREAS = {"env": "env", "ssh": "openssh", "tunnel": "forward", "resources": "limits", "git": "git"}
-_ID_RE = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
-
-CheckFunc = Callable[..., Verdict]
+_ID_RE = r"[a-z]+(\.[a-z_]+)+"
 
 
-@dataclass(frozen=True)
-class CheckSpec:
+class CheckSpec(Record):
     """A registered check: what it is, where it applies, and the function that runs it."""
 
     id: str
@@ -67,7 +69,7 @@ def check(id: str, *, title: str, sides: Iterable[str] = SIDES, platforms: Optio
     """Register a check function under a stable public id."""
 
     def register(func: CheckFunc) -> CheckFunc:
-        if not _ID_RE.match(id):
+        if not re.fullmatch(_ID_RE, id):
             raise ValueError(f"check id {id!r} is not of the form area.thing")
         if id in _REGISTRY and _REGISTRY[id].func is not func:
             raise ValueError(f"check id {id!r} registered twice")

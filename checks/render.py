@@ -7,11 +7,12 @@ pin it.
 
 from __future__ import annotations
 
-import json
-from typing import Any, Dict, List, Optional
-
 from .model import STATUS_ORDER, Report, Result, Status
 from .redact import Redactor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 SCHEMA_VERSION = 1
 
@@ -90,6 +91,8 @@ def text(report: Report, *, color: bool = False, ascii_only: bool = False, verbo
 
 def _plain(value: Any) -> str:
     if isinstance(value, (dict, list)):
+        import json
+
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
     return str(value)
 
@@ -128,6 +131,8 @@ def _redact_tree(value: Any, redact: Redactor) -> Any:
 
 def json_text(report: Report) -> str:
     """The JSON document, keys sorted, as printed by `--json`."""
+    import json
+
     redact = Redactor(report.secrets)
     return redact(json.dumps(report_dict(report), sort_keys=True, indent=2, ensure_ascii=False)) + "\n"
 

@@ -7,13 +7,17 @@ and the run goes on.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
-from typing import Dict, Iterable, Optional, Tuple
 
 from .context import Context
 from .model import Report, Result, Status, Verdict
 from .registry import CheckSpec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Iterable, List, Optional, Tuple
 
 BUG = "a bug in the checker, please report it"
 
@@ -26,6 +30,29 @@ def run_specs(ctx: Context, specs: Iterable[CheckSpec]) -> Report:
     Results keep the given order.
     """
     specs = list(specs)
+    # Checks that wait on a subprocess or a socket wake up several times (output, end of file,
+    # exit), and each wake-up waits for the GIL; at Python's default 5 ms switch interval a
+    # busy neighbour made `ssh -V` take 15 ms instead of 6. Hand over sooner while checks run.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0005))
+    try:
+        results = _run_waves(ctx, specs)
+    finally:
+        sys.setswitchinterval(interval)
+    return Report(
+        results=results,
+        side=ctx.side,
+        assignment=ctx.expectations.id,
+        user=report_user(ctx),
+        host=ctx.hostname or _hostname(),
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ctx.clock())),
+        tool_version=_version(),
+        docs_url=ctx.expectations.docs_url,
+        secrets=ctx.redactor.secrets,
+    )
+
+
+def _run_waves(ctx: Context, specs: List[CheckSpec]) -> Tuple[Result, ...]:
     in_run = {spec.id for spec in specs}
     done: Dict[str, Result] = {}
     pending = specs
@@ -42,17 +69,7 @@ def run_specs(ctx: Context, specs: Iterable[CheckSpec]) -> Report:
             verdict = _finish(spec, started, worker, box)
             done[spec.id] = _result(spec, verdict, time.monotonic() - started)
         pending = [s for s in pending if s.id not in done]
-    return Report(
-        results=tuple(done[spec.id] for spec in specs),
-        side=ctx.side,
-        assignment=ctx.expectations.id,
-        user=report_user(ctx),
-        host=ctx.hostname or _hostname(),
-        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ctx.clock())),
-        tool_version=_version(),
-        docs_url=ctx.expectations.docs_url,
-        secrets=ctx.redactor.secrets,
-    )
+    return tuple(done[spec.id] for spec in specs)
 
 
 def _result(spec: CheckSpec, verdict: Verdict, duration: float) -> Result:

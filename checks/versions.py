@@ -7,10 +7,13 @@ Pre-release and local parts are compared by their numeric release only.
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
 
-_CLAUSE = re.compile(r"^\s*(~=|==|!=|>=|<=|>|<)\s*([0-9][0-9a-zA-Z.*+!-]*)\s*$")
-_RELEASE = re.compile(r"^(?:\d+!)?(\d+(?:\.\d+)*)")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Tuple
+
+_CLAUSE = r"\s*(~=|==|!=|>=|<=|>|<)\s*([0-9][0-9a-zA-Z.*+!-]*)\s*"
+_RELEASE = r"(?:\d+!)?(\d+(?:\.\d+)*)"
 
 
 class InvalidSpec(ValueError):
@@ -19,7 +22,7 @@ class InvalidSpec(ValueError):
 
 def release(version: str) -> Tuple[int, ...]:
     """The numeric release of a version string: "3.11.7rc1" -> (3, 11, 7)."""
-    match = _RELEASE.match(version.strip().lstrip("vV"))
+    match = re.match(_RELEASE, version.strip().lstrip("vV"))
     if not match:
         raise InvalidSpec(f"{version!r} is not a version number")
     return tuple(int(part) for part in match.group(1).split("."))
@@ -40,7 +43,7 @@ def parse_spec(spec: str) -> List[Tuple[str, str]]:
     for raw in spec.split(","):
         if not raw.strip():
             continue
-        match = _CLAUSE.match(raw)
+        match = re.fullmatch(_CLAUSE, raw)
         if not match:
             raise InvalidSpec(f"{raw.strip()!r} is not a clause such as '>=3.9' or '==1.2.*'")
         clauses.append((match.group(1), match.group(2)))

@@ -125,3 +125,53 @@ def test_explain_command() -> None:
     assert code == 0 and "tunnel.jupyter" in out
     code, out, _ = cli("explain", "all is well")
     assert code == 1 and "not one the self-check knows" in out
+
+
+def _copy_assignments(tmp_path, monkeypatch):
+    """A private copy of the package's assignments folder, so the cache is written there."""
+    import shutil
+
+    from checks import expectations
+
+    folder = tmp_path / "checks"
+    shutil.copytree(Path(expectations.__file__).parent / "assignments", folder / "assignments",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(expectations, "__file__", str(folder / "expectations.py"))
+    monkeypatch.setattr(expectations, "__loader__", type("L", (), {"get_data": staticmethod(
+        lambda p: open(p, "rb").read())})())
+    return folder / "assignments"
+
+
+def test_a_shipped_assignment_is_cached_like_bytecode(tmp_path, monkeypatch) -> None:
+    from checks import expectations
+
+    folder = _copy_assignments(tmp_path, monkeypatch)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    first = expectations.load()
+    assert not (folder / "__pycache__").exists()  # PYTHONDONTWRITEBYTECODE: nothing written
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    assert expectations.load() == first
+    cache = folder / "__pycache__" / "methodology-1.toml.marshal"
+    assert cache.is_file()
+
+    def no_parser(raw, source):
+        raise AssertionError("parsed TOML although the cache was current")
+
+    monkeypatch.setattr(expectations, "_decode", no_parser)
+    assert expectations.load() == first
+    monkeypatch.undo()
+
+
+def test_a_stale_or_broken_cache_is_never_used(tmp_path, monkeypatch) -> None:
+    from checks import expectations
+
+    folder = _copy_assignments(tmp_path, monkeypatch)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    expectations.load()
+    toml = folder / "methodology-1.toml"
+    toml.write_text(toml.read_text().replace("cpus = 2", "cpus = 4"))
+    assert expectations.load().cpus == 4  # the edited file wins over the old cache
+    cache = folder / "__pycache__" / "methodology-1.toml.marshal"
+    cache.write_bytes(b"\x00garbage")
+    assert expectations.load().cpus == 4
+    monkeypatch.undo()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -26,7 +25,7 @@ def dist(root: Path, name: str, version: str) -> None:
 def pkg_ctx(tmp_path: Path, packages=(), compare=None):
     site = tmp_path / "site"
     site.mkdir(parents=True, exist_ok=True)
-    exp = dataclasses.replace(expectations.load(), packages=tuple(packages))
+    exp = expectations.load().replace(packages=tuple(packages))
     ctx = make_ctx(tmp_path, side="server", exp=exp, compare=compare)
     ctx.python_path = [str(site)]
     return ctx, site
@@ -91,7 +90,8 @@ def test_git_sync_with_a_real_repository(tmp_path) -> None:
     git(tmp_path, "clone", "-q", str(origin), str(work))
     (work / "train.py").write_text("print('hi')\n")
     (tmp_path / "nowhere").mkdir()
-    assert git_result(tmp_path / "nowhere").status is Status.SKIP
+    nowhere = git_result(tmp_path / "nowhere")
+    assert nowhere.status is Status.SKIP and "not inside a git repository" in nowhere.summary
     git(work, "add", "train.py")
     git(work, "commit", "-qm", "first")
     assert "no upstream" in git_result(work).summary or "not pushed" in git_result(work).summary
@@ -104,6 +104,12 @@ def test_git_sync_with_a_real_repository(tmp_path) -> None:
     result = git_result(work)
     assert result.status is Status.WARN and "1 commit(s) not pushed" in result.summary
     assert list(result.fix.commands) == ["git push"]
+    (work / "src").mkdir()
+    inner = git_result(work / "src")  # from a subfolder, the message names the repository's top
+    assert inner.status is Status.WARN and inner.observed["repository"] == str(work)
+    (work / ".git" / "HEAD").write_text("garbage\n")  # a repository git cannot read
+    broken = git_result(work)
+    assert broken.status is Status.SKIP and broken.summary.startswith("git status failed: ")
 
 
 def test_notebook_api_returns_a_report_that_renders(tmp_path) -> None:

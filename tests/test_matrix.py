@@ -7,7 +7,6 @@ Jupyter Server, real git repositories, fake nvidia-smi programs (no GPU can run 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import secrets
 import shutil
@@ -65,7 +64,7 @@ def edit_home(edit: Callable[[Path, dict], None], **kw) -> Setup:
 
 
 def server_ctx(tmp: Path, cgroup: str = "k8s-v2-limited", **changes) -> Context:
-    exp = dataclasses.replace(expectations.load(), **changes) if changes else None
+    exp = expectations.load().replace(**changes) if changes else None
     ctx = make_ctx(tmp, side="server", exp=exp)
     ctx.procfs, ctx.sysfs = DATA / "cgroup" / cgroup / "proc", DATA / "cgroup" / cgroup / "sys"
     return ctx
@@ -129,7 +128,7 @@ def jupyter(tmp_path_factory):
 
 
 def tunnel_ctx(tmp: Path, port: int, url: str) -> Context:
-    exp = dataclasses.replace(expectations.load(), local_port=port)
+    exp = expectations.load().replace(local_port=port)
     ctx = make_ctx(tmp, side="laptop", exp=exp, url=url, timeout=1.0)
     from checks.forward import parse_url
 
@@ -149,7 +148,7 @@ def agent_unloaded(tmp: Path, keys: dict) -> Context:
 # check id -> (setup where it passes, setup where it fails or warns)
 MATRIX: Dict[str, Tuple[Callable, Callable]] = {
     "env.side": (lambda t, k: make_ctx(t, side="laptop"), lambda t, k: make_ctx(t, side="jumpbox")),
-    "env.python": (lambda t, k: make_ctx(t), lambda t, k: make_ctx(t, exp=dataclasses.replace(expectations.load(), python=">=4"))),
+    "env.python": (lambda t, k: make_ctx(t), lambda t, k: make_ctx(t, exp=expectations.load().replace(python=">=4"))),
     "env.packages": (lambda t, k: _pkgs(t, ">=1.0"), lambda t, k: _pkgs(t, ">=9.0")),
     "ssh.client": (lambda t, k: laptop(t), lambda t, k: laptop(t, env={"PATH": str(t)})),
     "ssh.dir": (with_home(), lambda t, k: laptop(t)),
@@ -167,8 +166,7 @@ MATRIX: Dict[str, Tuple[Callable, Callable]] = {
     "resources.memory": (lambda t, k: server_ctx(t), lambda t, k: server_ctx(t, memory_gb=32)),
     "resources.gpus": (lambda t, k: smi(t, "echo '0, NVIDIA A100-SXM4-40GB, 40960'", 1), lambda t, k: smi(t, "exit 9", 1)),
     "resources.disk": (lambda t, k: (t / "home").mkdir() or make_ctx(t, side="server"),
-                       lambda t, k: (t / "home").mkdir() or make_ctx(t, side="server", exp=dataclasses.replace(
-                           expectations.load(), min_free_disk_gb=10**9))),
+                       lambda t, k: (t / "home").mkdir() or make_ctx(t, side="server", exp=expectations.load().replace(min_free_disk_gb=10**9))),
     "git.sync": (lambda t, k: git_repo(t, dirty=False), lambda t, k: git_repo(t, dirty=True)),
     "tunnel.url": (lambda t, k: tunnel_ctx(t, 8889, URL(12733)), lambda t, k: tunnel_ctx(t, 8889, "http://dsmlp-login.ucsd.edu/tree")),
 }
@@ -178,7 +176,7 @@ def _pkgs(tmp: Path, spec: str) -> Context:
     site = tmp / "site" / "pandas-2.2.3.dist-info"
     site.mkdir(parents=True)
     (site / "METADATA").write_text("Name: pandas\nVersion: 2.2.3\n")
-    ctx = make_ctx(tmp, exp=dataclasses.replace(expectations.load(), packages=(("pandas", spec),)))
+    ctx = make_ctx(tmp, exp=expectations.load().replace(packages=(("pandas", spec),)))
     ctx.python_path = [str(tmp / "site")]
     return ctx
 

@@ -14,6 +14,15 @@ def _run(args, cwd=ROOT, timeout=60):
     return subprocess.run(args, cwd=str(cwd), capture_output=True, text=True, timeout=timeout)
 
 
+def _build_pyz(dest: Path) -> Path:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from build_pyz import build
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return build(dest)
+
+
 def test_imports_without_site_packages() -> None:
     proc = _run([sys.executable, "-S", "-c", "import checks, sys; print(checks.__version__)"])
     assert proc.returncode == 0, proc.stderr
@@ -36,12 +45,7 @@ def test_python_m_checks_matches_console_script() -> None:
 
 
 def test_pyz_runs_with_no_site_packages(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from build_pyz import build
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    pyz = build(tmp_path / "selfcheck.pyz")
+    pyz = _build_pyz(tmp_path / "selfcheck.pyz")
     proc = _run([sys.executable, "-S", str(pyz), "--json", "--only", "env"], cwd=tmp_path)
     assert proc.returncode in (0, 1), proc.stderr
     doc = json.loads(proc.stdout)
@@ -54,13 +58,8 @@ def test_pyz_runs_with_no_site_packages(tmp_path: Path) -> None:
 
 
 def test_pyz_is_reproducible(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from build_pyz import build
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    a = build(tmp_path / "a.pyz").read_bytes()
-    b = build(tmp_path / "b.pyz").read_bytes()
+    a = _build_pyz(tmp_path / "a.pyz").read_bytes()
+    b = _build_pyz(tmp_path / "b.pyz").read_bytes()
     assert a == b
 
 
@@ -82,3 +81,33 @@ def test_pyz_refuses_an_old_python_with_a_message() -> None:
         assert "needs Python 3.9 or newer, and this is Python 3.6" in str(exc)
     else:
         raise AssertionError("the old Python was not refused")
+
+
+def _imported(args, cwd=ROOT) -> set:
+    """The modules a run imports, from `python -X importtime` (stderr), with bytecode allowed."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    proc = subprocess.run([sys.executable, "-X", "importtime", *args], cwd=str(cwd), capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+
+
+# What the import diet took off the hot path (bench/cli_run.py has the figures): dataclasses
+# (with inspect, ast, dis), typing, the TOML parser, shutil (with bz2, lzma), importlib.resources.
+HEAVY = {"dataclasses", "inspect", "typing", "tomllib", "tomli", "shutil", "importlib.resources", "zipfile"}
+
+
+def test_a_full_run_imports_nothing_heavy() -> None:
+    imported = _imported(["-m", "checks", "--side", "laptop"])
+    # importlib.import_module (how the registry loads areas) is not logged; what they import is.
+    assert {"checks.keys", "checks.env", "checks.net"} <= imported  # the run did happen
+    assert not HEAVY & imported, sorted(HEAVY & imported)
+
+
+def test_the_single_file_reads_its_assignment_without_a_toml_parser(tmp_path: Path) -> None:
+    pyz = _build_pyz(tmp_path / "selfcheck.pyz")
+    imported = _imported(["-I", str(pyz), "--side", "server"], cwd=tmp_path)
+    assert "checks.expectations" in imported
+    assert not HEAVY & imported, sorted(HEAVY & imported)

@@ -6,7 +6,6 @@ one prints (the --query-gpu CSV format, its exit statuses, a hang). Everything e
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
 from pathlib import Path
@@ -36,7 +35,7 @@ FIXTURES = {  # name: (usable CPUs, memory limit bytes or None, node CPUs)
 
 
 def ctx_for(name: str, **changes):
-    exp = dataclasses.replace(expectations.load(), **changes) if changes else None
+    exp = expectations.load().replace(**changes) if changes else None
     ctx = make_ctx(side="server", exp=exp)
     ctx.procfs, ctx.sysfs = CG / name / "proc", CG / name / "sys"
     return ctx
@@ -126,7 +125,7 @@ def fake_smi(tmp_path: Path, body: str) -> dict:
 def gpu_result(tmp_path, body, gpus, extra_env=None):
     env = fake_smi(tmp_path, body) if body is not None else {"PATH": str(tmp_path)}
     env.update(extra_env or {})
-    exp = dataclasses.replace(expectations.load(), gpus=gpus)
+    exp = expectations.load().replace(gpus=gpus)
     ctx = make_ctx(tmp_path, side="server", exp=exp, env=env)
     return run_specs(ctx, select(["resources.gpus"]))["resources.gpus"]
 

@@ -7,7 +7,6 @@ text, HTML or JSON output.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import secrets
 import subprocess
@@ -69,7 +68,7 @@ class Tunnel:
 
 
 def run_tunnel_checks(local: int, url: Optional[str], token_secret: str = TOKEN):
-    exp = dataclasses.replace(expectations.load(), local_port=local)
+    exp = expectations.load().replace(local_port=local)
     ctx = make_ctx(side="laptop", exp=exp, url=url, timeout=1.0)
     ctx.platform = Platform("linux")
     ctx.procfs = Path("/proc")  # the real one: which process holds the port
