@@ -411,12 +411,13 @@ def _runtime_dirs(ctx: Context) -> List[str]:
 
 def running_servers(ctx: Context) -> List[dict]:
     """The Jupyter servers' runtime files (jpserver-<pid>.json), read without importing Jupyter."""
-    import json
     from pathlib import Path
 
     servers = []
     for folder in _runtime_dirs(ctx):
         for path in sorted(Path(folder).glob("jpserver-*.json")) + sorted(Path(folder).glob("nbserver-*.json")):
+            import json  # only once a runtime file is found
+
             text = ctx.read_text(path)
             try:
                 info = json.loads(text or "")

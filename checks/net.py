@@ -11,7 +11,7 @@ from ._record import Factory, Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
-    from typing import Dict, Optional, Tuple
+    from typing import Any, Dict, Optional, Tuple
 
 
 class HttpAnswer(Record):
@@ -76,13 +76,14 @@ def http_get(port: int, path: str, timeout: float, headers: Optional[Dict[str, s
         conn.close()
 
 
-def _connect(host: str, port: int, timeout: float) -> socket.socket:
+def _connect(host: str, port: int, timeout: float, module: Any = None) -> socket.socket:
     """A TCP connection to a numeric loopback address. Not socket.create_connection: its name
     lookup imports the IDNA codec, which costs more than the whole probe."""
-    import socket
+    if module is None:
+        import socket as module
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    family = module.AF_INET6 if ":" in host else module.AF_INET
+    sock = module.socket(family, module.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect((host, port))
@@ -94,14 +95,16 @@ def _connect(host: str, port: int, timeout: float) -> socket.socket:
 
 def port_listening(port: int, timeout: float, host: str = "127.0.0.1") -> Tuple[bool, str]:
     """(listening, why) for a TCP port on loopback."""
-    import socket
+    # A bare connect needs only the C socket: importing `socket` itself (it builds enums of every
+    # constant) takes longer than a student's whole tunnel probe.
+    import _socket
 
     try:
-        _connect(host, port, timeout).close()
+        _connect(host, port, timeout, _socket).close()
         return True, "accepts connections"
     except ConnectionRefusedError:
         return False, "connection refused"
-    except (socket.timeout, TimeoutError):
+    except (_socket.timeout, TimeoutError):  # socket.timeout is _socket.timeout (TimeoutError on 3.10+)
         return False, f"no answer within {timeout:g} s"
     except OSError as exc:
         return False, f"cannot connect: {exc.strerror or exc}"

@@ -151,6 +151,10 @@ def report_user(ctx: Context) -> str:
 
 
 def _hostname() -> str:
+    import os
+
+    if hasattr(os, "uname"):  # what socket.gethostname() answers on POSIX, without importing socket
+        return os.uname().nodename
     import socket
 
     return socket.gethostname()

@@ -35,17 +35,18 @@ def _files(package_dir: Path, arc_root: str):
 
 
 def _bytecode(source: bytes, arcname: str) -> bytes:
-    """A checked-hash .pyc for this interpreter (PEP 552), stored beside its source in the archive.
+    """An unchecked-hash .pyc for this interpreter (PEP 552), stored beside its source in the archive.
 
     zipimport never writes bytecode, so without these every run would compile the whole package
-    (about 100 ms on a small laptop). It uses a .pyc whose magic number matches the running Python
-    and whose hash matches the source; any other Python reads the .py, as before.
+    (about 100 ms on a small laptop). It uses a .pyc whose magic number matches the running Python;
+    any other Python reads the .py, as before. Unchecked (the source is not re-hashed at each
+    import): the two are written together into an archive nobody edits.
     """
     import importlib.util
     import marshal
 
     code = compile(source, arcname, "exec", dont_inherit=True, optimize=0)
-    flags = 0b11  # hash-based, checked against the source
+    flags = 0b01  # hash-based, unchecked: the archive holds source and bytecode made together
     return importlib.util.MAGIC_NUMBER + flags.to_bytes(4, "little") + importlib.util.source_hash(source) \
         + marshal.dumps(code)
 
