@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ._record import Record
 from . import keys
+from ._record import Record
 from .context import Context
 from .model import Fix, Verdict, failed, passed, skipped, warned
 from .platform import WINDOWS_TRUSTED, WINDOWS_TRUSTED_SIDS
