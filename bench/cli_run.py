@@ -9,7 +9,8 @@ the same interpreter, measured here, in the same command, on the same machine.
   not this virtual environment, whose site-packages import our own editable-install hook at every
   start) with `-I`.
 - the floor: importing only `argparse` and `subprocess`, which any command line that parses
-  options and runs `ssh -V` needs, so the figures can be read against what cannot be avoided.
+  options and runs `ssh -V` needs, and a script that only starts `ssh -V` (with `os.posix_spawn`),
+  so the figures can be read against what cannot be avoided (docs/decisions/0002-start-up-time.md).
 
 Runs are warm, as a student's second run is: bytecode and the assignment cache are written by a
 first run (PYTHONDONTWRITEBYTECODE is cleared for the measured processes). A process is waited for
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -71,7 +73,7 @@ def main() -> int:
     def row(label: str, argv, baseline=None) -> float:
         value = _median(argv, args.runs)
         ratio = f"{value / baseline:5.2f}x" if baseline else "1.00x"
-        rows.append(f"{label:<44} {value * 1000:7.1f} ms  {ratio}")
+        rows.append(f"{label:<52} {value * 1000:7.1f} ms  {ratio}")
         print(rows[-1], flush=True)
         return value
 
@@ -85,6 +87,11 @@ def main() -> int:
     row("python3 -I selfcheck.pyz --side server", [base_py, "-I", pyz, "--side", "server"], base_bare)
     row("python3 -I -c 'import argparse, subprocess'", [base_py, "-I", "-c", "import argparse, subprocess"],
         base_bare)
+    ssh = shutil.which("ssh")
+    if ssh and hasattr(os, "posix_spawn"):  # the least any run that asks `ssh -V` can cost
+        spawn = (f"import os; os.waitpid(os.posix_spawn({ssh!r}, ['ssh', '-V'], {{}}, file_actions="
+                 "[(os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]), 0)")
+        row("python3 -I -c '<posix_spawn ssh -V, nothing else>'", [base_py, "-I", "-c", spawn], base_bare)
     return 0
 
 
