@@ -93,10 +93,6 @@ class Record:
             return NotImplemented
         return self._compared() == other._compared()  # type: ignore[attr-defined]
 
-    def __ne__(self, other: object) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
-
     def __hash__(self) -> int:
         if not self._frozen:
             raise TypeError(f"unhashable type: {type(self).__name__!r}")

@@ -50,16 +50,13 @@ def _terminal_columns() -> int:
     return columns or 80
 
 
-def _formatter(prog: str) -> argparse.HelpFormatter:
-    return argparse.HelpFormatter(prog, width=_terminal_columns() - 2)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
+    width = _terminal_columns() - 2  # once: argparse builds a formatter for every add_argument
     p = _Parser(
         prog="selfcheck",
-        formatter_class=_formatter,
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, width=width),
         description="Check that your SSH keys, your Jupyter tunnel and your server's resources "
                     "meet the assignment's expectations, and say exactly how to fix what doesn't.",
         epilog="Other commands: 'selfcheck explain \"<error text>\"' explains an error message you "

@@ -19,9 +19,12 @@ if TYPE_CHECKING:
 DEFAULT_ASSIGNMENT = "methodology-1"
 
 
+_SHIPPED = Path(__file__).parent / "assignments"  # inside selfcheck.pyz this is a path in the archive
+
+
 def _shipped():
     """The folder of shipped assignments: a directory, or a folder inside selfcheck.pyz."""
-    here = Path(__file__).parent / "assignments"
+    here = _SHIPPED
     if here.is_dir():  # a clone or an installed package: skip importlib.resources' import cost
         return here
     from importlib.resources import files
@@ -135,7 +138,7 @@ def load(name_or_path: Union[str, Path, None] = None) -> Expectations:
     data = _cached(_read_shipped(cache), raw)
     if data is None:
         data = _decode(raw, f"{name}.toml")
-        _store(cache, raw)
+        _store(cache, raw, data)
     return validate(data, source=f"{name}.toml")
 
 
@@ -145,7 +148,7 @@ def _read_shipped(relative: str) -> Optional[bytes]:
     import os
 
     try:
-        return __loader__.get_data(os.path.join(os.path.dirname(__file__), "assignments", relative))
+        return __loader__.get_data(os.path.join(_SHIPPED, relative))
     except OSError:
         return None
 
@@ -157,12 +160,12 @@ def _read_shipped(relative: str) -> Optional[bytes]:
 _CACHE_FORMAT = 1
 
 
-def cache_blob(raw: bytes) -> bytes:
-    """The cache entry for a shipped assignment's bytes (raises ExpectationsError if invalid)."""
+def cache_blob(raw: bytes, data: Optional[dict] = None) -> bytes:
+    """The cache entry for a shipped assignment's bytes and their parsed table (parsed here when
+    not given; raises ExpectationsError if invalid, ValueError if not marshal-able)."""
     import marshal
 
-    data = _decode(raw, "<assignment>")
-    return marshal.dumps((_CACHE_FORMAT, raw, data))
+    return marshal.dumps((_CACHE_FORMAT, raw, _decode(raw, "<assignment>") if data is None else data))
 
 
 def _cached(blob: Optional[bytes], raw: bytes) -> Optional[dict]:
@@ -175,16 +178,15 @@ def _cached(blob: Optional[bytes], raw: bytes) -> Optional[dict]:
     return data if fmt == _CACHE_FORMAT and source == raw and isinstance(data, dict) else None
 
 
-def _store(relative: str, raw: bytes) -> None:
+def _store(relative: str, raw: bytes, data: dict) -> None:
     import os
     import sys
 
-    folder = Path(__file__).parent / "assignments"
-    if sys.dont_write_bytecode or not folder.is_dir():  # as Python does for bytecode; not in a .pyz
+    if sys.dont_write_bytecode or not _SHIPPED.is_dir():  # as Python does for bytecode; not in a .pyz
         return
-    cache = folder / relative
+    cache = _SHIPPED / relative
     try:
-        blob = cache_blob(raw)
+        blob = cache_blob(raw, data)
         cache.parent.mkdir(exist_ok=True)
         partial = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
         partial.write_bytes(blob)

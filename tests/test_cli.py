@@ -133,13 +133,10 @@ def _copy_assignments(tmp_path, monkeypatch):
 
     from checks import expectations
 
-    folder = tmp_path / "checks"
-    shutil.copytree(Path(expectations.__file__).parent / "assignments", folder / "assignments",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(expectations, "__file__", str(folder / "expectations.py"))
-    monkeypatch.setattr(expectations, "__loader__", type("L", (), {"get_data": staticmethod(
-        lambda p: open(p, "rb").read())})())
-    return folder / "assignments"
+    folder = tmp_path / "assignments"
+    shutil.copytree(expectations._SHIPPED, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(expectations, "_SHIPPED", folder)
+    return folder
 
 
 def test_a_shipped_assignment_is_cached_like_bytecode(tmp_path, monkeypatch) -> None:
@@ -159,7 +156,6 @@ def test_a_shipped_assignment_is_cached_like_bytecode(tmp_path, monkeypatch) -> 
 
     monkeypatch.setattr(expectations, "_decode", no_parser)
     assert expectations.load() == first
-    monkeypatch.undo()
 
 
 def test_a_stale_or_broken_cache_is_never_used(tmp_path, monkeypatch) -> None:
@@ -174,4 +170,3 @@ def test_a_stale_or_broken_cache_is_never_used(tmp_path, monkeypatch) -> None:
     cache = folder / "__pycache__" / "methodology-1.toml.marshal"
     cache.write_bytes(b"\x00garbage")
     assert expectations.load().cpus == 4
-    monkeypatch.undo()
