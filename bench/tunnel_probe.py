@@ -53,7 +53,7 @@ def main() -> int:
     refused = statistics.median(one(free_port(), "tunnel.local_port") for _ in range(20))
     hung = HungListener()
     try:
-        from checks.net import http_get
+        from checks.probes.net import http_get
 
         started = time.perf_counter()
         http_get(hung.port, "/api", TIMEOUT)

@@ -21,7 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable, Optional
 
-__version__ = "0.1.0"
+from ._version import __version__
 __all__ = ["run", "ssh", "tunnel", "resources", "explain", "__version__"]
 
 
@@ -56,6 +56,6 @@ def resources(assignment: Optional[str] = None, **options: Any):
 
 def explain(text: str):
     """Explain an error message you saw: its cause, the fix, and the check that confirms it."""
-    from .explainer import explain as _explain
+    from .tools.explain import explain as _explain
 
     return _explain(text)

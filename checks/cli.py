@@ -51,7 +51,7 @@ def _terminal_columns() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
 
     width = _terminal_columns() - 2  # once: argparse builds a formatter for every add_argument
     p = _Parser(
@@ -99,11 +99,11 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None,
     args: List[str] = list(sys.argv[1:] if argv is None else argv)
     try:
         if args and args[0] == "explain":
-            from .explainer import main as explain_main
+            from .tools.explain import main as explain_main
 
             return explain_main(args[1:], stdout, stderr)
         if args and args[0] == "collect":
-            from .collect import main as collect_main
+            from .tools.collect import main as collect_main
 
             return collect_main(args[1:], stdout, stderr)
         return _run(args, stdout, stderr)

@@ -93,7 +93,7 @@ class Context(Record, frozen=False):
     root: Optional[Path] = None  # a simulated machine's folder: paths under it are shown from "/"
     python_version: str = Factory(lambda: ".".join(map(str, __import__("sys").version_info[:3])))
     disk_usage: Callable[[Path], Any] = None  # type: ignore[assignment]
-    net: Any = None  # loopback probes (checks.net); tests may stand in
+    net: Any = None  # loopback probes (checks.probes.net); tests may stand in
     clock: Callable[[], float] = time.time
     redactor: Redactor = Factory(Redactor)
     changes: List[str] = Factory(list)  # what --fix did, in order
@@ -106,7 +106,7 @@ class Context(Record, frozen=False):
         if self.disk_usage is None:
             self.disk_usage = disk_usage
         if self.net is None:
-            from . import net
+            from .probes import net
 
             self.net = net
 

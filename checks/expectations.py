@@ -195,13 +195,33 @@ def _store(relative: str, raw: bytes, data: dict) -> None:
         pass
 
 
-def _decode(raw: Union[bytes, str], source: str) -> dict:
-    from ._toml import TOMLDecodeError, loads
+def _toml() -> Any:
+    """The TOML reader: the standard library's `tomllib` on Python 3.11+, `tomli` before that
+    (`selfcheck.pyz` bundles it, so the single file works on Python 3.9 with nothing installed)."""
+    try:
+        import tomllib
 
+        return tomllib
+    except ImportError:  # pragma: no cover - Python 3.9/3.10 only
+        pass
+    try:
+        import tomli
+
+        return tomli
+    except ImportError:
+        raise ExpectationsError(
+            "this Python is older than 3.11 and has no TOML reader: install one with "
+            "'python3 -m pip install --user tomli', or run the single file 'python3 selfcheck.pyz', "
+            "which carries its own"
+        ) from None
+
+
+def _decode(raw: Union[bytes, str], source: str) -> dict:
+    toml = _toml()
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     try:
-        return loads(text)
-    except TOMLDecodeError as exc:
+        return toml.loads(text)
+    except toml.TOMLDecodeError as exc:
         raise ExpectationsError(f"{source}: not valid TOML: {exc}") from None
 
 

@@ -7,30 +7,13 @@ lives in `render`, so this module never prints.
 
 from __future__ import annotations
 
-from enum import Enum
-
-
+from . import render
 from ._record import Record
+from .status import STATUS_ORDER, Status
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, Optional, Sequence, Tuple
-
-
-class Status(str, Enum):
-    """How a check ended. The string values are public (JSON reports, grading)."""
-
-    PASS = "pass"  # meets the assignment's expectation
-    WARN = "warn"  # works, but not as the assignment recommends
-    FAIL = "fail"  # the student must act
-    SKIP = "skip"  # does not apply here; never a failure
-    ERROR = "error"  # the checker itself broke
-
-    def __str__(self) -> str:  # so f-strings give "pass", not "Status.PASS"
-        return self.value
-
-
-STATUS_ORDER: Tuple[Status, ...] = (Status.PASS, Status.WARN, Status.FAIL, Status.SKIP, Status.ERROR)
 
 
 class Fix(Record):
@@ -167,23 +150,15 @@ class Report(Record):
         raise KeyError(check_id)
 
     def to_dict(self) -> Dict[str, Any]:
-        from . import render
-
         return render.report_dict(self)
 
     def to_json(self) -> str:
-        from . import render
-
         return render.json_text(self)
 
     def __str__(self) -> str:
-        from . import render
-
         return render.text(self, color=False)
 
     def _repr_html_(self) -> str:
-        from . import render
-
         return render.html(self)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:

@@ -2,7 +2,7 @@
 
 Checks never read `sys.platform` or call `os.stat` for permissions themselves; they ask the
 context's `Platform`. Windows-only code lives inside methods, so this module imports on every
-system, and tests drive the Windows logic on Linux through `FakeWindowsPlatform`.
+system, and tests drive the Windows logic on Linux through a fake platform (tests/fakes.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ._record import Record
+from .probes.acl import Ace, parse_icacls
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,18 +34,6 @@ class FileInfo(Record):
     is_dir: bool = False
     is_link: bool = False
     gid: int = -1
-
-
-class Ace(Record):
-    """One allow entry of a Windows access list: who, and whether it lets them write."""
-
-    principal: str
-    sid: str
-    rights: str  # icacls' letters, e.g. "(F)", "(R)", "(RX)", "(M)"
-
-    @property
-    def grants_write(self) -> bool:
-        return any(tag in self.rights for tag in ("(F)", "(M)", "(W)", "(WD)", "(AD)", "WA", "WEA"))
 
 
 class Platform:
@@ -138,56 +127,5 @@ class Platform:
 
 
 # Principals Win32-OpenSSH accepts besides the user (w32-sshfileperm.c).
-WINDOWS_TRUSTED = ("NT AUTHORITY\\SYSTEM", "BUILTIN\\Administrators", "NT SERVICE\\TrustedInstaller")
-WINDOWS_TRUSTED_SIDS = ("S-1-5-18", "S-1-5-32-544", "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464")
 
 
-def parse_icacls(output: str, path: str) -> List[Ace]:
-    """Allow entries from `icacls <file>` output ("<path> DOMAIN\\user:(I)(F)" lines)."""
-    aces: List[Ace] = []
-    for raw in output.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("Successfully processed"):
-            continue
-        if line.startswith(path):
-            line = line[len(path):].strip()
-        if ":" not in line:
-            continue
-        principal, _, rights = line.rpartition(":(")
-        if not principal:
-            continue
-        rights = "(" + rights
-        if "(DENY)" in rights:
-            continue  # OpenSSH ignores deny entries
-        sid = principal if principal.startswith("*S-1-") else ""
-        aces.append(Ace(principal.lstrip("*"), sid.lstrip("*"), rights))
-    return aces
-
-
-class FakeWindowsPlatform(Platform):
-    """A Windows platform for tests on Linux: ACLs come from a table, not from icacls.
-
-    The real Win32-OpenSSH ACL walk cannot run here (there is no Windows), so tests check our
-    reading of its rule through this fake.
-    """
-
-    def __init__(self, user: str = "LAPTOP\\student", acls: Optional[dict] = None) -> None:
-        super().__init__(WINDOWS)
-        self._user = user
-        self.acls = acls or {}
-
-    def uid(self) -> int:
-        return -1
-
-    def user_name(self) -> str:
-        return self._user.split("\\")[-1]
-
-    def current_user_principal(self) -> str:
-        return self._user
-
-    def acl(self, path: Path) -> Tuple[Optional[str], List[Ace]]:
-        owner, aces = self.acls.get(str(path), (self._user, [Ace(self._user, "", "(F)")]))
-        return owner, list(aces)
-
-    def chmod(self, path: Path, mode: int) -> None:
-        raise OSError("chmod does not set Windows permissions")

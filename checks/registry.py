@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     CheckFunc = Callable[..., Verdict]
 
 SIDES = ("laptop", "jumpbox", "server")
-# Area → the module that holds its checks, in report order. The modules are not named after
-# their areas, so that `checks.ssh()`, `checks.tunnel()` and `checks.resources()` stay functions.
-AREAS = {"env": "env", "ssh": "openssh", "tunnel": "forward", "resources": "limits", "git": "git"}
+# The public id areas, in report order.
+AREAS = ("env", "ssh", "tunnel", "resources", "git")
+# The modules of `checks.areas` that register checks: one per area, named like it, except that
+# the `ssh.*` checks that run on the cluster's side live in `ssh_server`.
+AREA_MODULES = ("env", "ssh", "ssh_server", "tunnel", "resources", "git")
 _ID_RE = r"[a-z]+(\.[a-z_]+)+"
 
 
@@ -86,8 +88,8 @@ def check(id: str, *, title: str, sides: Iterable[str] = SIDES, platforms: Optio
 
 def load_all() -> None:
     """Import every area module, which registers its checks."""
-    for module in AREAS.values():
-        importlib.import_module(f"checks.{module}")
+    for module in AREA_MODULES:
+        importlib.import_module(f"checks.areas.{module}")
 
 
 def all_checks() -> List[CheckSpec]:

@@ -7,12 +7,14 @@ pin it.
 
 from __future__ import annotations
 
-from .model import STATUS_ORDER, Report, Result, Status
 from .redact import Redactor
+from .status import STATUS_ORDER, Status
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional
+
+    from .model import Report, Result
 
 SCHEMA_VERSION = 1
 

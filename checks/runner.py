@@ -136,7 +136,7 @@ def _finish(spec: CheckSpec, started: float, worker: threading.Thread, box: Dict
 
 def report_user(ctx: Context) -> str:
     """The student's login name on the cluster, as best known."""
-    from .forward import cluster_user
+    from .probes.jupyter import cluster_user
 
     return cluster_user(ctx) or ctx.env.get("USER") or ctx.env.get("USERNAME") or ctx.env.get("LOGNAME") or ""
 
@@ -152,7 +152,7 @@ def _hostname() -> str:
 
 
 def _version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 
@@ -171,14 +171,14 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
     """Build the context for a run from the student's options.
 
     `machine` (or the SELFCHECK_MACHINE variable) points every check at a captured or simulated
-    machine folder instead of this computer (see `checks.machine`).
+    machine folder instead of this computer (see `checks.tools.machine`).
     """
     import os
     from pathlib import Path
 
     from . import expectations as _exp
     from .context import Options
-    from .env import detect_side
+    from .probes.side import detect_side
     from .platform import Platform
 
     exp = expectations if isinstance(expectations, _exp.Expectations) else _exp.load(assignment)
@@ -197,7 +197,7 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
     )
     machine = machine or os.environ.get("SELFCHECK_MACHINE")
     if machine:
-        from .machine import MachineError, apply
+        from .tools.machine import MachineError, apply
 
         try:
             apply(ctx, Path(machine))
@@ -207,7 +207,7 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
         ctx.home = Path(home).expanduser()
     ctx.secret(ctx.env.get("JUPYTER_TOKEN"))  # the server's own token, inside the container
     if url:
-        from .forward import parse_url
+        from .probes.jupyter import parse_url
 
         ctx.secret(parse_url(url).token)
     if side:

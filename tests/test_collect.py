@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from checks import render
 from checks.cli import main
-from checks.collect import collect, gradescope
+from checks.tools.collect import collect, gradescope
 from checks.model import Report, Result, Status
 
 

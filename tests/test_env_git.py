@@ -131,7 +131,7 @@ def test_package_versions_agree_with_importlib_metadata() -> None:
     import sys
     from importlib import metadata
 
-    from checks.env import installed_packages
+    from checks.probes.packages import installed_packages
 
     ctx = make_ctx(side="server")
     ctx.python_path = list(sys.path)

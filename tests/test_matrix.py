@@ -130,7 +130,7 @@ def jupyter(tmp_path_factory):
 def tunnel_ctx(tmp: Path, port: int, url: str) -> Context:
     exp = expectations.load().replace(local_port=port)
     ctx = make_ctx(tmp, side="laptop", exp=exp, url=url, timeout=1.0)
-    from checks.forward import parse_url
+    from checks.probes.jupyter import parse_url
 
     ctx.secret(parse_url(url).token)
     return ctx

@@ -104,7 +104,7 @@ HEAVY = {"dataclasses", "inspect", "typing", "tomllib", "tomli", "shutil", "impo
 def test_a_full_run_imports_nothing_heavy() -> None:
     imported = _imported(["-m", "checks", "--side", "laptop"])
     # importlib.import_module (how the registry loads areas) is not logged; what they import is.
-    assert {"checks.keys", "checks.env", "checks.net"} <= imported  # the run did happen
+    assert {"checks.probes.keys", "checks.probes.packages", "checks.probes.net"} <= imported  # the run did happen
     assert not HEAVY & imported, sorted(HEAVY & imported)
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks import keys, render
-from checks.explainer import explain
+from checks import render
+from checks.probes import keys, openssh
+from checks.tools.explain import explain
 from checks.model import Fix, Report, Result, Status
 from checks.redact import Redactor
-from checks.forward import parse_url
+from checks.probes.jupyter import parse_url
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -119,7 +120,7 @@ def test_authorized_keys_parser_never_raises(lines, crlf) -> None:
 @SETTINGS
 @given(st.text(max_size=500))
 def test_ssh_g_and_pubkey_arg_and_explain_never_raise(text) -> None:
-    keys.parse_ssh_g(text)
+    openssh.parse_ssh_g(text)
     keys.parse_pubkey_arg(text[:200].replace("\x00", ""))
     str(explain(text))
     explain(text)._repr_html_()

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks import expectations, limits
+from checks import expectations
+from checks.probes import cgroups, gpus
 from checks.cli import main
 from checks.model import Status
 from checks.registry import select
@@ -45,10 +46,10 @@ def ctx_for(name: str, **changes):
 def test_limits_read_from_each_layout(name) -> None:
     cpus, mem, node = FIXTURES[name]
     ctx = ctx_for(name)
-    cpu = limits.cpu_info(ctx)
+    cpu = cgroups.cpu_info(ctx)
     assert cpu.node == node
     assert cpu.quota == cpus or (cpus is None and cpu.quota is None)
-    assert limits.memory_info(ctx).limit == mem
+    assert cgroups.memory_info(ctx).limit == mem
 
 
 @pytest.mark.parametrize("name, cpus, memory", [("k8s-v2-limited", 2, 8), ("v1-docker-quota", 8, 32),
@@ -96,7 +97,7 @@ def test_cli_reads_a_captured_tree() -> None:
 def test_this_machine_agrees_with_the_kernel() -> None:
     ctx = make_ctx(side="server")
     ctx.procfs, ctx.sysfs = Path("/proc"), Path("/sys")
-    cpu = limits.cpu_info(ctx)
+    cpu = cgroups.cpu_info(ctx)
     allowed = len(os.sched_getaffinity(0))
     assert cpu.affinity == allowed
     assert cpu.effective is not None and cpu.effective <= allowed
@@ -164,8 +165,8 @@ def test_cuda_visible_devices_can_hide_gpus(tmp_path) -> None:
     result = gpu_result(tmp_path, f"echo '{ONE}'", 1, {"CUDA_VISIBLE_DEVICES": ""})
     assert result.status is Status.FAIL and "hides them" in result.summary
     assert list(result.fix.commands) == ["unset CUDA_VISIBLE_DEVICES"]
-    assert limits.visible(limits.parse_gpu_csv(TWO), "0,-1,1") == limits.parse_gpu_csv(TWO)[:1]
-    assert limits.visible(limits.parse_gpu_csv(TWO), "1") == limits.parse_gpu_csv(TWO)[1:]
+    assert gpus.visible(gpus.parse_gpu_csv(TWO), "0,-1,1") == gpus.parse_gpu_csv(TWO)[:1]
+    assert gpus.visible(gpus.parse_gpu_csv(TWO), "1") == gpus.parse_gpu_csv(TWO)[1:]
 
 
 # -- parsers never crash ---------------------------------------------------------------------------
@@ -173,15 +174,15 @@ def test_cuda_visible_devices_can_hide_gpus(tmp_path) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_parsers_never_raise(text) -> None:
-    limits.parse_proc_cgroup(text)
-    limits.parse_mountinfo(text)
-    limits.parse_cpu_list(text)
-    limits.parse_cpu_max(text)
-    limits.parse_v1_quota(text, text)
-    limits.parse_bytes(text)
-    limits.parse_meminfo(text)
-    limits.parse_gpu_csv(text)
-    limits.visible(limits.parse_gpu_csv(TWO), text)
+    cgroups.parse_proc_cgroup(text)
+    cgroups.parse_mountinfo(text)
+    cgroups.parse_cpu_list(text)
+    cgroups.parse_cpu_max(text)
+    cgroups.parse_v1_quota(text, text)
+    cgroups.parse_bytes(text)
+    cgroups.parse_meminfo(text)
+    gpus.parse_gpu_csv(text)
+    gpus.visible(gpus.parse_gpu_csv(TWO), text)
 
 
 @settings(max_examples=100, deadline=None)

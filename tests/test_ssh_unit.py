@@ -15,7 +15,9 @@ from typing import Dict
 import pytest
 
 from checks.model import Status
-from checks.platform import Ace, FakeWindowsPlatform, Platform, parse_icacls
+from checks.platform import Platform
+from checks.probes.acl import Ace, parse_icacls
+from fakes import FakeWindowsPlatform
 from checks.registry import select
 from checks.runner import run_specs
 from helpers import make_ctx
@@ -199,7 +201,7 @@ def test_parse_icacls_output() -> None:
 
 
 def test_fingerprint_matches_ssh_keygen(keyring) -> None:
-    from checks import keys
+    from checks.probes import keys
 
     for name in ("ed25519", "ecdsa", "rsa3072", "ed25519_pass"):
         out = subprocess.run(["ssh-keygen", "-l", "-f", str(keyring[name]) + ".pub"], capture_output=True, text=True,

@@ -73,7 +73,7 @@ def run_tunnel_checks(local: int, url: Optional[str], token_secret: str = TOKEN)
     ctx.platform = Platform("linux")
     ctx.procfs = Path("/proc")  # the real one: which process holds the port
     if url:
-        from checks.forward import parse_url
+        from checks.probes.jupyter import parse_url
 
         ctx.secret(parse_url(url).token)
     report = run_specs(ctx, select(["tunnel"]))
@@ -135,20 +135,17 @@ def test_4_tunnel_to_another_users_server(sshd: Sshd, tunnel_home: SshUser, bob_
     assert f"serves /user/{BOB}/, not /user/{ALICE}/" in results["tunnel.user"].summary
 
 
-def test_5_local_jupyter_on_the_local_port(tmp_path: Path) -> None:
+def test_5_local_jupyter_on_the_local_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     local = free_port()
     server = JupyterServer(local, "/", OTHER_TOKEN, tmp_path / "local").start()
     try:
         results, _ = run_tunnel_checks(local, url_for(ALICE))
         # The same port when the owner cannot be told (as on a laptop where lsof shows nothing):
-        import checks.forward as tunnel_module
+        import checks.areas.tunnel as tunnel_module
 
-        original = tunnel_module.listener_owner
-        tunnel_module.listener_owner = lambda ctx, port: None
-        try:
+        with monkeypatch.context() as patch:
+            patch.setattr(tunnel_module, "listener_owner", lambda ctx, port: None)
             blind, _ = run_tunnel_checks(local, url_for(ALICE))
-        finally:
-            tunnel_module.listener_owner = original
     finally:
         server.stop()
     assert statuses(results) == {"tunnel.url": "pass", "tunnel.local_port": "fail", "tunnel.jupyter": "skip",

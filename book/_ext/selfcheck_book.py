@@ -73,7 +73,7 @@ class SelfcheckExplainTable(_MarkdownDirective):
     """The table of error messages that `selfcheck explain` recognises."""
 
     def markdown(self) -> str:
-        from checks.explainer import PATTERNS
+        from checks.tools.explain import PATTERNS
 
         rows = ["| When you see | It means | Confirm with |", "|---|---|---|"]
         for pattern in PATTERNS:

@@ -6,40 +6,14 @@ server container, from evidence in the environment and `/proc/self/cgroup`.
 
 from __future__ import annotations
 
-import re
-
-from .context import Context
-from .model import Fix, Verdict, failed, passed, skipped, warned
-from .registry import check
+from ..context import Context
+from ..model import Fix, Verdict, failed, passed, skipped, warned
+from ..probes.packages import freeze, installed_packages, load_compare, normalise
+from ..registry import check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Tuple
-
-_CONTAINER_CGROUP = r"kubepods|docker|containerd|cri-o|libpod|/lxc/"
-
-
-def detect_side(ctx: Context, hostname: str) -> Tuple[str, List[str]]:
-    """("laptop" | "jumpbox" | "server", the evidence) for this machine."""
-    evidence: List[str] = []
-    if ctx.platform.name != "linux":
-        shown = {"macos": "macOS", "windows": "Windows"}.get(ctx.platform.name, ctx.platform.name)
-        return "laptop", [f"this is {shown}, and the cluster runs Linux"]
-    if ctx.env.get("KUBERNETES_SERVICE_HOST"):
-        evidence.append("KUBERNETES_SERVICE_HOST is set, as in a Kubernetes pod")
-    cgroup = ctx.read_text(ctx.proc_path("self", "cgroup")) or ""
-    match = re.search(_CONTAINER_CGROUP, cgroup)
-    if match:
-        evidence.append(f"/proc/self/cgroup names {match.group(0).strip('/')}")
-    if ctx.env.get("container"):
-        evidence.append(f"container={ctx.env['container']} is set")
-    if evidence:
-        return "server", evidence
-    login = ctx.expectations.login_host.lower()
-    short = hostname.lower().split(".")[0]
-    if hostname and (hostname.lower() == login or short == login.split(".")[0]):
-        return "jumpbox", [f"the host name {hostname} is the login host's"]
-    return "laptop", ["no sign of a container or of the login host"]
+    pass
 
 
 @check("env.side", title="Where these checks run", docs="lessons/dsmlp.html#where-am-i",
@@ -71,7 +45,7 @@ def python_version(ctx: Context) -> Verdict:
 
     The same language version on your computer and on the server keeps results reproducible.
     """
-    from .versions import InvalidSpec, matches
+    from ..probes.versions import InvalidSpec, matches
 
     spec = ctx.expectations.python
     version = ctx.python_version
@@ -89,90 +63,6 @@ def python_version(ctx: Context) -> Verdict:
                   expected=spec, observed=version)
 
 
-def installed_packages(ctx: Context) -> Dict[str, str]:
-    """Installed distributions' names (normalised) and versions, from their metadata folders.
-
-    A `.dist-info` folder is named `<name>-<version>.dist-info` (the packaging spec), so one
-    directory listing per path entry gives every version without parsing METADATA files or
-    importing anything. Older `.egg-info` folders without a version in their name have it read
-    from their PKG-INFO header.
-    """
-    import os
-
-    found: Dict[str, str] = {}
-    for entry in ctx.python_path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for folder in names:
-            stem, dot, kind = folder.rpartition(".")
-            if kind not in ("dist-info", "egg-info") or not dot:
-                continue
-            name, sep, version = stem.partition("-")
-            if kind == "egg-info" and (not sep or not version[:1].isdigit()):
-                name, version = stem.split("-", 1)[0], _pkg_info_version(os.path.join(entry, folder))
-            if name and version:
-                found.setdefault(_normalise(name), version.split("-", 1)[0])
-    return found
-
-
-def _pkg_info_version(path: str) -> str:
-    import os
-
-    target = os.path.join(path, "PKG-INFO") if os.path.isdir(path) else path
-    try:
-        with open(target, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("Version:"):
-                    return line.split(":", 1)[1].strip()
-                if not line.strip():
-                    break
-    except OSError:
-        pass
-    return ""
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _freeze(installed: Dict[str, str]) -> str:
-    """Versions as pip-freeze lines: one compact string keeps reports small and quick to collect."""
-    return "".join(f"{name}=={version}\n" for name, version in sorted(installed.items()))
-
-
-def _parse_freeze(text: str) -> Dict[str, str]:
-    found = {}
-    for line in text.splitlines():
-        name, sep, version = line.strip().partition("==")
-        if sep and name:
-            found[_normalise(name)] = version
-    return found
-
-
-def _load_compare(ctx: Context) -> Tuple[Optional[Dict[str, str]], str]:
-    """The other side's package versions from its JSON report (--compare), or why not."""
-    path = ctx.options.compare
-    if not path:
-        return None, ""
-    import json
-
-    try:
-        doc = json.loads(open(path, encoding="utf-8").read())
-    except (OSError, ValueError) as exc:
-        return None, f"cannot read {path}: {exc}"
-    for result in doc.get("results", []) if isinstance(doc, dict) else []:
-        if isinstance(result, dict) and result.get("id") == "env.packages":
-            observed = result.get("observed")
-            installed = observed.get("installed") if isinstance(observed, dict) else None
-            if isinstance(installed, str):
-                return _parse_freeze(installed), ""
-            if isinstance(installed, dict):
-                return {_normalise(str(k)): str(v) for k, v in installed.items()}, ""
-    return None, f"{path} has no env.packages result with package versions (make it with --json)"
-
-
 @check("env.packages", title="Package versions", docs="lessons/remote-development.html#guidelines",
        fixes=("Install the versions the assignment asks for", "Make both sides use the same versions"))
 def packages(ctx: Context) -> Verdict:
@@ -181,13 +71,13 @@ def packages(ctx: Context) -> Verdict:
     Read from installed metadata, without importing anything. With --compare other.json (the
     other side's JSON report) every package whose version differs is listed.
     """
-    from .versions import InvalidSpec, matches
+    from ..probes.versions import InvalidSpec, matches
 
     installed = installed_packages(ctx)
-    observed = {"installed": _freeze(installed)}
+    observed = {"installed": freeze(installed)}
     wrong, missing = [], []
     for name, spec in ctx.expectations.packages:
-        have = installed.get(_normalise(name))
+        have = installed.get(normalise(name))
         if have is None:
             missing.append((name, spec))
             continue
@@ -202,7 +92,7 @@ def packages(ctx: Context) -> Verdict:
         return failed("; ".join(said), Fix("Install the versions the assignment asks for:",
                                            ["python3 -m pip install " + " ".join(f"'{p}'" for p in pins)]),
                       expected=dict(ctx.expectations.packages), observed=observed)
-    other, problem = _load_compare(ctx)
+    other, problem = load_compare(ctx)
     if problem:
         return failed(f"--compare: {problem}", Fix("Make the other side's report with --json, then compare:",
                                                     ["python3 -m checks --json > other-side.json"]), observed=observed)

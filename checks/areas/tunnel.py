@@ -8,184 +8,28 @@ from __future__ import annotations
 
 import re
 
-from urllib.parse import parse_qs, unquote, urlsplit
-
-from ._record import Record
-from ._text import digits
-from .context import Context
-from .net import HttpAnswer
-from .model import Fix, Verdict, failed, passed, skipped, warned
-from .registry import check
+from ..context import Context
+from ..model import Fix, Verdict, failed, passed, skipped, warned
+from ..probes.jupyter import (TOKEN_RE, cluster_user, local_addresses, looks_like_jupyter, parent_pids, parsed_url,
+                              running_servers, runtime_dirs, server_base, tunnel_command)
+from ..probes.ports import listener_owner
+from ..registry import check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Tuple
+    from typing import Dict
+
+    from ..probes.net import HttpAnswer
 
 DOCS = "lessons/jupyter.html"
-_TOKEN_RE = r"[0-9a-f]{48}|[0-9a-f]{64}"
-_STRIP = " \t\r\n'\"`<>«»“”‘’([{"
-_TRAILING = ".,;:!?)]}"
-
-
-class ParsedUrl(Record):
-    """The parts of a Jupyter URL, and what is wrong with it (if anything)."""
-
-    host: str = ""
-    port: Optional[int] = None
-    user: str = ""
-    base_url: str = "/"
-    token: str = ""
-    view: str = ""  # "tree", "lab" or "" after the user path
-    problems: Tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def redacted(self) -> str:
-        """The URL as it can be shown: token hidden."""
-        tail = "?token=<redacted>" if self.token else ""
-        port = f":{self.port}" if self.port else ""
-        return f"http://{self.host}{port}{self.base_url}{self.view + '/' if self.view else ''}{tail}"
-
-
-def parse_url(text: Optional[str]) -> ParsedUrl:
-    """Read the URL the way students paste it; never raises."""
-    if not isinstance(text, str) or not text.strip():
-        return ParsedUrl(problems=("no URL was given",))
-    raw = text.strip()
-    found = re.search(r"(?i)https?://\S+", raw)
-    if found:
-        raw = found.group(0)
-    elif " " in raw.strip(_STRIP):
-        # "You may access ... at: dsmlp-login:12733/user/..." with no scheme: take the last word with a port.
-        words = [w for w in raw.split() if re.search(r":\d", w)]
-        raw = words[-1] if words else raw
-    raw = raw.strip(_STRIP)
-    while raw and raw[-1] in _TRAILING and not raw.endswith("/)"):
-        raw = raw[:-1].rstrip(_STRIP)
-    if not re.match(r"(?i)^[a-z][a-z0-9+.-]*://", raw):
-        raw = "http://" + raw
-    try:
-        parts = urlsplit(raw)
-        host = (parts.hostname or "").lower()
-        port = parts.port
-    except ValueError as exc:
-        return ParsedUrl(problems=(f"the URL cannot be read ({exc}); copy the whole line the launch script printed",))
-    problems: List[str] = []
-    if parts.scheme.lower() not in ("http", "https"):
-        problems.append(f"the URL starts with {parts.scheme}://, not http://")
-    if not host:
-        problems.append("the URL has no host name (it should start with http://dsmlp-login...)")
-    if port is None:
-        problems.append("the URL has no port after the host name (like :12733); copy the whole URL")
-    elif not 1 <= port <= 65535:
-        problems.append(f"the port {port} is not a port number")
-    path = unquote(parts.path or "/")
-    user, base, view = "", "/", ""
-    match = re.match(r"^/user/([^/]+)/?(.*)$", path)
-    if match:
-        user = match.group(1)
-        base = f"/user/{user}/"
-        rest = match.group(2).strip("/")
-        view = rest.split("/", 1)[0] if rest.split("/", 1)[0] in ("tree", "lab", "notebooks", "edit") else ""
-    else:
-        problems.append("the URL has no /user/<username>/ part after the port; copy the whole URL")
-    token = ""
-    query = parse_qs(parts.query, keep_blank_values=True)
-    if "token" in query:
-        token = query["token"][0].strip(_STRIP)
-    if not token and parts.fragment.startswith("token="):
-        token = parts.fragment[len("token="):]
-    if not token:
-        problems.append("the URL has no ?token=... at the end; copy the whole URL, it is one long line")
-    return ParsedUrl(host, port, user, base, token, view, tuple(problems))
-
-
-def tunnel_command(ctx: Context, remote_port: object = "<port>", user: str = "") -> str:
-    exp = ctx.expectations
-    who = f"{user}@" if user else "<username>@"
-    return f"ssh -N -L {exp.local_port}:{exp.forward_host}:{remote_port} {who}{exp.login_host}"
-
-
-def local_addresses(ctx: Context, user: str) -> Tuple[str, str]:
-    base = f"http://localhost:{ctx.expectations.local_port}/user/{user or '<username>'}/"
-    return base + "tree/", base + "lab"
-
-
-def _url(ctx: Context) -> ParsedUrl:
-    return ctx.memo("tunnel.url", lambda: parse_url(ctx.options.url))
-
-
-def cluster_user(ctx: Context) -> str:
-    """The student's username on the cluster: --user, else the one in the URL, else ""."""
-    return ctx.options.user or _url(ctx).user
 
 
 def _command(ctx: Context) -> str:
-    url = _url(ctx)
+    url = parsed_url(ctx)
     return tunnel_command(ctx, url.port or "<port>", cluster_user(ctx))
 
 
 # -- probes ------------------------------------------------------------------------------------
-
-def listener_owner(ctx: Context, port: int) -> Optional[Tuple[int, str]]:
-    """(pid, program) of the process listening on a local TCP port, when it can be told."""
-    if ctx.platform.name == "linux":
-        return _linux_owner(ctx, port)
-    if ctx.platform.name == "macos":
-        proc = ctx.run(["lsof", "-nP", f"-iTCP:{port}", "-sTCP:LISTEN", "-Fpc"], timeout=3)
-        pid, name = None, ""
-        for line in proc.stdout.splitlines():
-            if line.startswith("p") and digits(line[1:]):
-                pid = int(line[1:])
-            elif line.startswith("c"):
-                name = line[1:]
-        return (pid, name) if pid else None
-    if ctx.platform.is_windows:
-        proc = ctx.run(["netstat", "-ano", "-p", "TCP"], timeout=5)
-        for line in proc.stdout.splitlines():
-            cols = line.split()
-            if len(cols) >= 5 and cols[1].endswith(f":{port}") and cols[3].upper() == "LISTENING":
-                pid = int(cols[4]) if digits(cols[4]) else None
-                if pid:
-                    task = ctx.run(["tasklist", "/FI", f"PID eq {pid}", "/FO", "CSV", "/NH"], timeout=5)
-                    name = task.stdout.split(",")[0].strip('"') if task.ok and "," in task.stdout else ""
-                    return pid, name
-    return None
-
-
-def _linux_owner(ctx: Context, port: int) -> Optional[Tuple[int, str]]:
-    inodes = set()
-    for table in ("tcp", "tcp6"):
-        text = ctx.read_text(ctx.proc_path("net", table)) or ""
-        for line in text.splitlines()[1:]:
-            cols = line.split()
-            if len(cols) > 9 and cols[3] == "0A" and cols[1].rsplit(":", 1)[-1] == f"{port:04X}":
-                inodes.add(cols[9])
-    if not inodes:
-        return None
-    wanted = {f"socket:[{i}]" for i in inodes}
-    import os
-
-    try:
-        pids = [p for p in os.listdir(ctx.procfs) if digits(p)]
-    except OSError:
-        return None
-    for pid in pids:
-        fd_dir = ctx.proc_path(pid, "fd")
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(fd_dir / fd) in wanted:
-                    name = (ctx.read_text(ctx.proc_path(pid, "comm")) or "").strip()
-                    return int(pid), name
-            except OSError:
-                continue
-    return None
 
 
 def _probe(ctx: Context) -> Dict[str, "HttpAnswer"]:
@@ -207,17 +51,6 @@ def _probe(ctx: Context) -> Dict[str, "HttpAnswer"]:
     return ctx.memo("tunnel.probe", compute)
 
 
-def _server_base(answer: "HttpAnswer") -> Optional[str]:
-    """The base URL a Jupyter Server gives away in its CSP header, even on a 404."""
-    csp = answer.headers.get("content-security-policy", "")
-    match = re.search(r"report-uri (\S*?)api/security/csp-report", csp)
-    return match.group(1) if match else None
-
-
-def _looks_like_jupyter(answer: "HttpAnswer") -> bool:
-    return answer.is_jupyter_version or _server_base(answer) is not None
-
-
 # -- checks ------------------------------------------------------------------------------------
 
 @check("tunnel.url", title="Jupyter URL", sides=["laptop"], docs=f"{DOCS}#the-url",
@@ -229,7 +62,7 @@ def url(ctx: Context) -> Verdict:
     """
     if not ctx.options.url:
         return skipped("no URL given: add --url \"<the URL the launch script printed>\" to check the tunnel")
-    parsed = _url(ctx)
+    parsed = parsed_url(ctx)
     ctx.secret(parsed.token)
     if not parsed.ok:
         return failed("; ".join(parsed.problems),
@@ -238,7 +71,7 @@ def url(ctx: Context) -> Verdict:
                       observed=parsed.redacted())
     tree, lab = local_addresses(ctx, parsed.user)
     details = [f"tunnel command: {_command(ctx)}", f"then open: {tree}  (or {lab})"]
-    if not re.fullmatch(_TOKEN_RE, parsed.token):
+    if not re.fullmatch(TOKEN_RE, parsed.token):
         return warned(f"read port {parsed.port} and user {parsed.user}, but the token does not look like "
                       "a whole Jupyter token (48 or 64 hex digits)",
                       Fix("Copy the token again: it runs to the end of the line.", []),
@@ -269,7 +102,7 @@ def local_port(ctx: Context) -> Verdict:
         pid, name = owner
         other = port + 1
         what = f"{name or 'another program'} (process {pid})"
-        if _looks_like_jupyter(ctx.net.http_get(port, "/api", ctx.options.timeout)):
+        if looks_like_jupyter(ctx.net.http_get(port, "/api", ctx.options.timeout)):
             what = f"a Jupyter server running on your own computer ({name}, process {pid})"
         return failed(f"localhost:{port} is held by {what}, not by ssh: your tunnel cannot use it",
                       Fix("Stop the program that holds the port, or use another local port for the tunnel "
@@ -316,7 +149,7 @@ def jupyter(ctx: Context) -> Verdict:
                       Fix("Start the tunnel again:", [_command(ctx)]), observed=first.error)
     for key in ("user", "root"):
         answer = answers.get(key)
-        if answer is not None and answer.outcome == "response" and _looks_like_jupyter(answer):
+        if answer is not None and answer.outcome == "response" and looks_like_jupyter(answer):
             version = (answer.json() or {}).get("version")
             what = f"Jupyter Server {version}" if version else "a Jupyter Server"
             return passed(f"{what} answers at localhost:{port}", observed=what)
@@ -349,7 +182,7 @@ def user(ctx: Context) -> Verdict:
     base = None
     for answer in (mine, root):
         if answer is not None:
-            base = base or _server_base(answer)
+            base = base or server_base(answer)
     if root is not None and root.is_jupyter_version or base == "/":
         return failed(f"a Jupyter answers at the root of localhost:{port}, not under /user/{name}/: this is "
                       "another Jupyter — most often one running on your own computer — holding the port",
@@ -376,7 +209,7 @@ def token(ctx: Context) -> Verdict:
 
     The token changes at every launch: one from an older launch is refused.
     """
-    parsed = _url(ctx)
+    parsed = parsed_url(ctx)
     name = cluster_user(ctx)
     if not parsed.token:
         return skipped("no token known: add --url \"<the URL the launch script printed>\"")
@@ -400,47 +233,6 @@ def token(ctx: Context) -> Verdict:
 
 # -- server side -------------------------------------------------------------------------------
 
-def _runtime_dirs(ctx: Context) -> List[str]:
-    env = ctx.env
-    if env.get("JUPYTER_RUNTIME_DIR"):
-        return [env["JUPYTER_RUNTIME_DIR"]]
-    data = env.get("JUPYTER_DATA_DIR") or (
-        f"{env['XDG_DATA_HOME']}/jupyter" if env.get("XDG_DATA_HOME") else str(ctx.home / ".local/share/jupyter"))
-    return [f"{data}/runtime"]
-
-
-def running_servers(ctx: Context) -> List[dict]:
-    """The Jupyter servers' runtime files (jpserver-<pid>.json), read without importing Jupyter."""
-    from pathlib import Path
-
-    servers = []
-    for folder in _runtime_dirs(ctx):
-        for path in sorted(Path(folder).glob("jpserver-*.json")) + sorted(Path(folder).glob("nbserver-*.json")):
-            import json  # only once a runtime file is found
-
-            text = ctx.read_text(path)
-            try:
-                info = json.loads(text or "")
-            except ValueError:
-                continue
-            if isinstance(info, dict) and isinstance(info.get("port"), int):
-                ctx.secret(info.get("token"))
-                servers.append(info)
-    return servers
-
-
-def _parent_pids(ctx: Context) -> List[int]:
-    """This process's ancestors, read from /proc (the kernel's parent is its Jupyter server)."""
-    pids, pid = [], "self"
-    for _ in range(8):
-        stat = ctx.read_text(ctx.proc_path(pid, "stat")) or ""
-        match = re.search(r"\)\s+\S\s+(\d+)", stat)
-        if not match or match.group(1) in ("0", "1"):
-            break
-        pids.append(int(match.group(1)))
-        pid = match.group(1)
-    return pids
-
 
 @check("tunnel.server", title="This server's address for the tunnel", sides=["server"],
        docs=f"{DOCS}#port-forwarding",
@@ -453,10 +245,10 @@ def server(ctx: Context) -> Verdict:
     """
     servers = running_servers(ctx)
     if not servers:
-        return failed("no running Jupyter server found in " + ", ".join(_runtime_dirs(ctx)),
+        return failed("no running Jupyter server found in " + ", ".join(runtime_dirs(ctx)),
                       Fix("Start Jupyter from the launch script, or open this notebook from the server's Jupyter:",
                           [ctx.expectations.launch_script]))
-    ancestors = _parent_pids(ctx)
+    ancestors = parent_pids(ctx)
     mine = [s for s in servers if s.get("pid") in ancestors]
     chosen = mine[0] if mine else servers[-1]
     base = chosen.get("base_url") or "/"

@@ -6,7 +6,7 @@ network; by default they are these functions, which touch only the addresses the
 
 from __future__ import annotations
 
-from ._record import Factory, Record
+from .._record import Factory, Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

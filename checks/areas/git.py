@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
-from .context import Context
-from .model import Fix, Verdict, passed, skipped, warned
-from .registry import check
+from ..context import Context
+from ..model import Fix, Verdict, passed, skipped, warned
+from ..probes.repo import top_level
+from ..registry import check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
-
-
-def _top_level(cwd: Path) -> Optional[Path]:
-    """The working tree's top folder: the nearest folder holding `.git`, or None.
-
-    One `git status` says everything else; finding the top this way saves a second process
-    (`git rev-parse --show-toplevel`) on every run, and tells "not a repository" from other
-    failures whatever language git speaks.
-    """
-    for folder in (cwd, *cwd.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
+    pass
 
 
 @check("git.sync", title="Code in sync with its repository", docs="lessons/remote-development.html#guidelines",
@@ -38,7 +24,7 @@ def sync(ctx: Context) -> Verdict:
     status = ctx.run(["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"], timeout=10)
     if status.missing:
         return skipped("git is not installed here")
-    top = _top_level(ctx.cwd)
+    top = top_level(ctx.cwd)
     if not status.ok:
         if top is None:
             return skipped(f"{ctx.shown(ctx.cwd)} is not inside a git repository")

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .context import DiskUsage
+from ..context import DiskUsage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def describe(folder: Path) -> Dict[str, Any]:
 
 def apply(ctx: Any, folder: Path) -> None:
     """Point the context at the machine: everything a check reads comes from it."""
-    from .platform import Platform
+    from ..platform import Platform
 
     root = materialise(folder)
     spec = describe(root)

@@ -18,7 +18,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from ._record import Factory, Record
+from .._record import Factory, Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def _collect(paths: Iterable[str], assignment: Optional[str]) -> Collection:
 
 
 def _registry_order() -> List[str]:
-    from .registry import all_checks
+    from ..registry import all_checks
 
     return [spec.id for spec in all_checks()]
 

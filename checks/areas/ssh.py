@@ -12,21 +12,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import keys
-from ._record import Record
-from .context import Context
-from .model import Fix, Verdict, failed, passed, skipped, warned
-from .platform import WINDOWS_TRUSTED, WINDOWS_TRUSTED_SIDS
-from .registry import check
+from ..context import Context
+from ..model import Fix, Verdict, failed, passed, skipped, warned
+from ..probes import keys
+from ..probes.acl import acl_problems
+from ..probes.jupyter import cluster_user
+from ..probes.openssh import KeyChoice, key_choice, loadable_keys, ssh_config, ssh_version
+from ..registry import check
+from ..tools.explain import explain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Tuple
+    from typing import Dict, List, Tuple
 
 DOCS = "lessons/ssh-keys.html"
-# OpenSSH's default identity files, in the order ssh tries them (readconf.c, 8.9 and later).
-DEFAULT_IDENTITIES = ("id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_xmss", "id_dsa")
-NOT_KEYS = {"config", "known_hosts", "known_hosts.old", "authorized_keys", "authorized_keys2", "environment", "rc"}
 
 
 def _home_rel(ctx: Context, path: Path) -> str:
@@ -37,108 +36,6 @@ def _home_rel(ctx: Context, path: Path) -> str:
 def _shell_path(ctx: Context, path: Path) -> str:
     text = _home_rel(ctx, path) if not ctx.platform.is_windows else str(path)
     return f'"{text}"' if " " in text else text
-
-
-# -- shared probes -----------------------------------------------------------------------------
-
-class SshConfig(Record):
-    """What `ssh -G <login host>` says, or the defaults when ssh cannot be asked."""
-
-    identity_files: Tuple[Path, ...]
-    user: str
-    hostname: str
-    error: str = ""
-    from_ssh: bool = False
-
-
-def ssh_version(ctx: Context) -> Tuple[Optional[str], str]:
-    """(the `ssh -V` banner, the path of ssh) or (None, why)."""
-
-    def compute():
-        exe = ctx.which("ssh")
-        if exe is None:
-            return None, "no ssh program on PATH"
-        proc = ctx.run([exe, "-V"], timeout=5)
-        banner = proc.output.strip().splitlines()[0] if proc.output.strip() else ""
-        if proc.returncode is None or not banner:
-            return None, proc.error or "ssh -V printed nothing"
-        return banner, exe
-
-    return ctx.memo("ssh.version", compute)
-
-
-def ssh_config(ctx: Context) -> SshConfig:
-    """The identity files, user and host name ssh will use for the login host."""
-
-    def compute() -> SshConfig:
-        host = ctx.expectations.login_host
-        banner, exe = ssh_version(ctx)
-        defaults = tuple(ctx.home / ".ssh" / name for name in DEFAULT_IDENTITIES)
-        if banner is None:
-            return SshConfig(defaults, ctx.options.user or "", host, error=exe)
-        config = ctx.home / ".ssh" / "config"
-        null = "NUL" if ctx.platform.is_windows else "/dev/null"
-        # -F makes ssh read this home's config, whoever runs the check (tests run as root).
-        proc = ctx.run([exe, "-G", "-F", str(config) if config.is_file() else null, host], timeout=5)
-        if not proc.ok:
-            first = (proc.stderr.strip().splitlines() or [proc.error or "failed"])[0]
-            return SshConfig(defaults, ctx.options.user or "", host, error=f"ssh -G {host}: {first}")
-        parsed = keys.parse_ssh_g(proc.stdout)
-        files = tuple(_expand(ctx, f) for f in parsed.get("identityfile", []))
-        return SshConfig(files or defaults, (parsed.get("user") or [""])[0],
-                         (parsed.get("hostname") or [host])[0], from_ssh=True)
-
-    return ctx.memo("ssh.config", compute)
-
-
-def _expand(ctx: Context, value: str) -> Path:
-    value = value.strip('"')
-    if value.startswith("~/") or value == "~":
-        return ctx.home / value[2:]
-    value = value.replace("%d", str(ctx.home)).replace("%u", ctx.platform.user_name())
-    return Path(value) if Path(value).is_absolute() else ctx.home / value
-
-
-def _looks_private(path: Path) -> Optional[keys.KeyFile]:
-    """The file as a key file, when it is one (private or PuTTY), else None."""
-    info = keys.read_key_file(path)
-    if info.kind in ("openssh", "pem", "pkcs8", "putty"):
-        return info
-    return None
-
-
-class KeyChoice(Record):
-    """The private keys ssh will try for the login host, and keys it will never try."""
-
-    offered: Tuple[keys.KeyFile, ...]
-    stray: Tuple[keys.KeyFile, ...]
-    config: SshConfig
-
-
-def key_choice(ctx: Context) -> KeyChoice:
-    def compute() -> KeyChoice:
-        cfg = ssh_config(ctx)
-        offered = []
-        for path in cfg.identity_files:
-            if path.is_file():
-                offered.append(keys.read_key_file(path))
-        tried = {p.resolve() for p in cfg.identity_files if p.exists()}
-        stray = []
-        ssh_dir = ctx.home / ".ssh"
-        if ssh_dir.is_dir():
-            for path in sorted(ssh_dir.iterdir()):
-                if path.name in NOT_KEYS or path.suffix == ".pub" or not path.is_file() or path.resolve() in tried:
-                    continue
-                info = _looks_private(path)
-                if info is not None:
-                    stray.append(info)
-        return KeyChoice(tuple(offered), tuple(stray), cfg)
-
-    return ctx.memo("ssh.keys", compute)
-
-
-def _loadable_keys(ctx: Context) -> List[keys.KeyFile]:
-    return [k for k in key_choice(ctx).offered if k.kind not in ("unreadable", "empty")]
 
 
 # -- laptop checks -----------------------------------------------------------------------------
@@ -274,23 +171,6 @@ def key_present(ctx: Context) -> Verdict:
                   observed=[_home_rel(ctx, k.path) for k in usable], details=details)
 
 
-def _acl_problems(ctx: Context, path: Path, read_ok: bool) -> Tuple[List[str], List[str]]:
-    """Win32-OpenSSH's rule (check_secure_file_permission): (principals too many, bad owner)."""
-    owner, aces = ctx.platform.acl(path)
-    me = ctx.platform.current_user_principal().lower()
-    trusted = {p.lower() for p in WINDOWS_TRUSTED} | {me}
-    bad = []
-    for ace in aces:
-        name = ace.principal.lower()
-        if name in trusted or ace.sid in WINDOWS_TRUSTED_SIDS:
-            continue
-        if read_ok and not ace.grants_write:
-            continue
-        bad.append(ace.principal)
-    bad_owner = [owner] if owner and owner.lower() not in trusted else []
-    return sorted(set(bad)), bad_owner
-
-
 def _icacls_fix(ctx: Context, path: Path, principals: List[str]) -> List[str]:
     p = f'"{path}"'
     commands = [f"icacls {p} /inheritance:r", f'icacls {p} /grant:r "%USERNAME%:F"']
@@ -307,7 +187,7 @@ def key_permissions(ctx: Context) -> Verdict:
     OpenSSH refuses a private key you own if group or others have any permission on it
     ("UNPROTECTED PRIVATE KEY FILE!"); on Windows, if any other account may read it.
     """
-    candidates = _loadable_keys(ctx)
+    candidates = loadable_keys(ctx)
     if not candidates:
         return skipped("no private key to look at (see ssh.key.present)")
     if ctx.platform.is_windows:
@@ -335,7 +215,7 @@ def key_permissions(ctx: Context) -> Verdict:
 def _windows_key_permissions(ctx: Context, candidates: List[keys.KeyFile]) -> Verdict:
     bad: Dict[Path, List[str]] = {}
     for key in candidates:
-        principals, owners = _acl_problems(ctx, key.path, read_ok=False)
+        principals, owners = acl_problems(ctx, key.path, read_ok=False)
         if principals or owners:
             bad[key.path] = principals + [f"owner {o}" for o in owners]
     if not bad:
@@ -367,7 +247,7 @@ def key_format(ctx: Context) -> Verdict:
     A key with Windows line endings, without its last newline, or saved by PuTTY makes ssh say
     "invalid format" or "error in libcrypto".
     """
-    candidates = _loadable_keys(ctx)
+    candidates = loadable_keys(ctx)
     if not candidates:
         return skipped("no private key to look at (see ssh.key.present)")
     key = candidates[0]
@@ -431,7 +311,7 @@ def key_type(ctx: Context) -> Verdict:
 
     OpenSSH has removed DSA keys, and small RSA keys are refused or discouraged.
     """
-    candidates = _loadable_keys(ctx)
+    candidates = loadable_keys(ctx)
     if not candidates:
         return skipped("no private key to look at (see ssh.key.present)")
     key = candidates[0]
@@ -477,7 +357,7 @@ def key_pair(ctx: Context) -> Verdict:
     You install the .pub on the server; if it belongs to another key, the server will never
     accept your private key.
     """
-    candidates = _loadable_keys(ctx)
+    candidates = loadable_keys(ctx)
     if not candidates:
         return skipped("no private key to look at (see ssh.key.present)")
     key = candidates[0]
@@ -514,7 +394,7 @@ def config(ctx: Context) -> Verdict:
     if not info.exists:
         return passed(f"no {rel} (you do not need one)", observed="none")
     if ctx.platform.is_windows:
-        principals, owners = _acl_problems(ctx, path, read_ok=True)
+        principals, owners = acl_problems(ctx, path, read_ok=True)
         if principals or owners:
             return failed(f"{path} can be changed by {', '.join(principals + owners)}: ssh stops with "
                           "\"Bad owner or permissions\"",
@@ -572,7 +452,7 @@ def agent(ctx: Context) -> Verdict:
 
     Not an error: without an agent ssh simply asks for the passphrase each time.
     """
-    candidates = _loadable_keys(ctx)
+    candidates = loadable_keys(ctx)
     if not candidates:
         return skipped("no private key to look at (see ssh.key.present)")
     key = candidates[0]
@@ -615,11 +495,7 @@ def login(ctx: Context) -> Verdict:
 
     Contacts the login host: runs only with --live.
     """
-    from .explainer import explain
-
     host = ctx.expectations.login_host
-    from .forward import cluster_user
-
     user = cluster_user(ctx)
     target = f"{user}@{host}" if user else host
     config = ctx.home / ".ssh" / "config"
@@ -651,155 +527,10 @@ def login(ctx: Context) -> Verdict:
 
 
 def _first_pub(ctx: Context) -> Path:
-    keys_ = _loadable_keys(ctx)
+    keys_ = loadable_keys(ctx)
     return Path(str(keys_[0].path) + ".pub") if keys_ else ctx.home / ".ssh" / "id_ed25519.pub"
 
 
 # -- server side ---------------------------------------------------------------------------------
 
-FORWARD_BLOCKERS = ("no-port-forwarding", "restrict")
 
-
-@check("ssh.authorized_keys", title="authorized_keys holds your key", sides=["jumpbox", "server"],
-       docs=f"{DOCS}#install-the-key",
-       fixes=("Add your public key (one line, from your computer's .pub file)", "Join the broken key into one line",
-              "Remove the options that forbid port forwarding from your key's line",
-              "Convert the PuTTY public key and replace the block"))
-def authorized_keys(ctx: Context) -> Verdict:
-    """Does ~/.ssh/authorized_keys hold your public key, on one well-formed line?
-
-    sshd skips, without a word to you, any line it cannot read; options on the line can forbid
-    the port forward the tunnel needs.
-    """
-    path = ctx.home / ".ssh" / "authorized_keys"
-    rel = _home_rel(ctx, path)
-    add = Fix("Add your public key (one line, from your computer's .pub file) — on the login node, paste after the "
-              "command, then press Ctrl+D:", ["cat >> ~/.ssh/authorized_keys"])
-    info = ctx.platform.stat(path)
-    if not info.exists:
-        return failed(f"{rel} does not exist: the server knows no key of yours", add, observed="missing")
-    if not info.is_file:
-        return failed(f"{rel} is not a regular file: sshd ignores it", add, observed="not a file")
-    text = ctx.read_text(path)
-    if text is None:
-        return failed(f"{rel} cannot be read", add, observed="unreadable")
-    entries = keys.parse_authorized_keys(text)
-    details = []
-    if ctx.side == "server":
-        details.append("on the cluster, each launch copies the login node's authorized_keys into your server: "
-                       "edit the login node's copy")
-    want, problem = (keys.parse_pubkey_arg(ctx.options.pubkey) if ctx.options.pubkey else (None, ""))
-    if problem:
-        return failed(f"--pubkey cannot be read: {problem}", Fix("Give the key line from your .pub file, the .pub file, "
-                                                                 "or its SHA256 fingerprint (ssh-keygen -l -f key.pub)", []))
-    broken = [e for e in entries if e.problem]
-    good = [e for e in entries if e.key is not None]
-    mine = [e for e in good if want and e.key.fingerprint == want]
-    blockers = [(e, [o for o in FORWARD_BLOCKERS if o in e.options and not ("restrict" == o and "port-forwarding" in e.options)]
-                 + (["permitopen"] if "permitopen" in e.options else [])) for e in (mine or good)]
-    blockers = [(e, b) for e, b in blockers if b]
-    for e in broken:
-        lines = ", ".join(str(n) for n in (e.line_no,) + e.continues_to)
-        details.append(f"line{'s' if e.continues_to else ''} {lines}: {e.problem}")
-    crlf = any(e.crlf for e in entries)
-    if want and not mine:
-        fix = add
-        if any(e.continues_to for e in broken):
-            fix = Fix("Join the broken key into one line: delete the pieces and add the key again as one line:",
-                      [f"nano {rel}", "cat >> ~/.ssh/authorized_keys"])
-        return failed(f"your key ({want}) is not in {rel} ({len(good)} other key{'s' if len(good) != 1 else ''}"
-                      f"{', and ' + str(len(broken)) + ' broken line(s)' if broken else ''})", fix,
-                      expected=want, observed=[e.key.fingerprint for e in good], details=details)
-    if not good:
-        fix = add
-        if any(e.continues_to for e in broken):
-            fix = Fix("Join the broken key into one line: delete the pieces and add the key again as one line:",
-                      [f"nano {rel}", "cat >> ~/.ssh/authorized_keys"])
-        elif any("RFC 4716" in e.problem for e in broken):
-            fix = Fix("Convert the PuTTY public key and replace the block (on your computer):",
-                      ["ssh-keygen -i -f key.pub"])
-        why = f"{len(broken)} line(s) sshd cannot use" if broken else "no key lines"
-        return failed(f"{rel} holds no usable key ({why})", fix, observed=len(good), details=details)
-    if blockers:
-        entry, opts = blockers[0]
-        status = failed if (mine or len(good) == 1) else warned
-        return status(f"line {entry.line_no} of {rel} carries {', '.join(opts)}: the tunnel (ssh -L) will be refused "
-                      "(\"administratively prohibited\")",
-                      Fix("Remove the options that forbid port forwarding from your key's line (everything before "
-                          "ssh-...):", [f"nano {rel}"]), observed=opts, details=details)
-    notes = []
-    target = mine[0] if mine else None
-    if target is not None and "from" in target.options:
-        notes.append(f"from=\"{target.options['from']}\" lets this key in only from those addresses")
-    if target is not None and "command" in target.options:
-        notes.append("command= runs a fixed command instead of your shell")
-    if broken or crlf or notes:
-        why = "; ".join(notes + ([f"{len(broken)} line(s) sshd will skip"] if broken else [])
-                        + (["Windows line endings (CRLF): OpenSSH copes, other servers do not"] if crlf else []))
-        found = f"your key is on line {target.line_no}" if target else f"{len(good)} usable key(s)"
-        return warned(f"{found} of {rel}, but: {why}",
-                      Fix("Tidy the file: one key per line, no stray pieces:", [f"nano {rel}"]),
-                      observed=len(good), details=details + notes)
-    found = f"your key is on line {target.line_no} of {rel}" if target else \
-        f"{rel} holds {len(good)} well-formed key{'s' if len(good) != 1 else ''}"
-    return passed(found, observed=[e.key.fingerprint for e in good], details=details)
-
-
-@check("ssh.home.permissions", title="sshd accepts your home's permissions", sides=["jumpbox", "server"],
-       docs=f"{DOCS}#permissions",
-       fixes=("Stop others (and the group) from writing to these", "Take these back"))
-def home_permissions(ctx: Context) -> Verdict:
-    """Would sshd's StrictModes accept your home, ~/.ssh and authorized_keys?
-
-    If others can write to any of them, sshd silently ignores your key and you only see
-    "Permission denied (publickey)". Read permissions do not matter to sshd.
-    """
-    import os
-
-    uid = ctx.platform.uid()
-    home = Path(os.path.realpath(ctx.home))
-    target = Path(os.path.realpath(ctx.home / ".ssh" / "authorized_keys"))
-    chain = [target]
-    cur = target.parent
-    while True:  # misc.c safe_path(): every directory up to and including the home
-        chain.append(cur)
-        if cur == home or cur == cur.parent:
-            break
-        cur = cur.parent
-    bad, group_only = [], []
-    for path in chain:
-        info = ctx.platform.stat(path)
-        if not info.exists:
-            if path == target:
-                continue  # reported by ssh.authorized_keys
-            return failed(f"{path} does not exist", Fix("Create the folder:", [f"mkdir -m 700 {path}"]))
-        if info.uid not in (0, uid):
-            bad.append((path, f"belongs to user id {info.uid}"))
-        elif info.mode & 0o002:
-            bad.append((path, f"has mode {info.mode:04o} (others can write)"))
-        elif info.mode & 0o020:
-            if ctx.platform.group_is_private(info.gid, uid):
-                group_only.append((path, f"has mode {info.mode:04o} (your own group can write)"))
-            else:
-                bad.append((path, f"has mode {info.mode:04o} (the group can write)"))
-    rels = lambda items: "; ".join(f"{_home_rel(ctx, p) if p != home else '~'} {why}" for p, why in items)  # noqa: E731
-    if bad:
-        owned = [p for p, why in bad if why.startswith("belongs")]
-        if owned:
-            return failed(f"{rels(bad)}: sshd ignores your key (\"bad ownership or modes\")",
-                          Fix("Take these back (ask the staff if you cannot):",
-                              [f"chown $(id -u) {_shell_path(ctx, p)}" for p in owned]), observed=rels(bad))
-        for path, _ in bad + group_only:
-            _tighten(ctx, path, 0o755 if path.is_dir() else 0o644)
-        return failed(f"{rels(bad)}: sshd ignores your key (\"bad ownership or modes\"), and you only see "
-                      "\"Permission denied (publickey)\"",
-                      Fix("Stop others (and the group) from writing to these:",
-                          [f"chmod go-w {' '.join(_shell_path(ctx, p) if p != home else '~' for p, _ in bad + group_only)}"]),
-                      expected="not writable by group or others", observed=rels(bad))
-    if group_only:
-        return warned(f"{rels(group_only)}: Debian/Ubuntu's sshd accepts it (the group is yours alone), but "
-                      "upstream OpenSSH refuses it",
-                      Fix("Stop others (and the group) from writing to these:",
-                          [f"chmod go-w {' '.join(_shell_path(ctx, p) if p != home else '~' for p, _ in group_only)}"]),
-                      observed=rels(group_only))
-    return passed("your home, ~/.ssh and authorized_keys are writable only by you (as sshd requires)")

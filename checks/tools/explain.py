@@ -10,9 +10,9 @@ import html as _html
 import re
 import sys
 
-from ._record import Record
-from .model import Fix
-from .redact import Redactor
+from .._record import Record
+from ..model import Fix
+from ..redact import Redactor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

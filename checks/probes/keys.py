@@ -14,8 +14,8 @@ import re
 import struct
 from pathlib import Path
 
-from ._record import Factory, Record
-from ._text import digits
+from .._record import Factory, Record
+from .._text import digits
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -442,13 +442,3 @@ def parse_pubkey_arg(value: str) -> Tuple[Optional[str], str]:
 
 # -- ssh -G ------------------------------------------------------------------------------------
 
-def parse_ssh_g(text: str) -> Dict[str, List[str]]:
-    """`ssh -G host` output → keyword → values (keywords repeat, e.g. identityfile)."""
-    config: Dict[str, List[str]] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or " " not in line:
-            continue
-        key, _, value = line.partition(" ")
-        config.setdefault(key.lower(), []).append(value.strip())
-    return config

@@ -1,0 +1,156 @@
+"""Server resources: the CPUs, memory and GPUs this container may really use, and disk space.
+
+Inside a container `os.cpu_count()`, `nproc` and `/proc/meminfo` report the whole node, so the
+checks read the container's own cgroup: found through `/proc/self/cgroup` and
+`/proc/self/mountinfo` (cgroup v1, v2, hybrid, nested paths, cgroup namespaces), walking up
+the hierarchy for the tightest limit, as the JDK does.
+"""
+
+from __future__ import annotations
+
+from .._text import digits
+from ..context import Context
+from ..model import Fix, Verdict, failed, passed, skipped, warned
+from ..probes.cgroups import cpu_info, memory_info
+from ..probes.gpus import probe_gpus, visible
+from ..registry import check
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    pass
+
+DOCS = "lessons/dsmlp.html#launch-a-server"
+GB, GIB = 10**9, 2**30
+MEMORY_TOLERANCE = 0.02  # the launcher may give 8 GiB or 8 GB: accept down to 2% below m × 10^9
+
+
+# -- parsing /proc ------------------------------------------------------------------------------
+
+
+# -- finding the container's cgroup ---------------------------------------------------------------
+
+
+def _gb(n: float) -> str:
+    return f"{n / GB:.1f} GB ({n / GIB:.1f} GiB)"
+
+
+def _launch(ctx: Context) -> Fix:
+    exp = ctx.expectations
+    return Fix("Leave this server (exit), and from the login node launch one with what the assignment asks for:",
+               ["exit", exp.launch_command()])
+
+
+# -- checks ------------------------------------------------------------------------------------
+
+@check("resources.cpus", title="CPUs you may use", sides=["server"], docs=DOCS,
+       fixes=("Leave this server (exit), and from the login node launch one with what the assignment asks for",))
+def cpus(ctx: Context) -> Verdict:
+    """How many CPUs may this container use (its cgroup quota and CPU affinity), against the assignment?
+
+    `os.cpu_count()` and `nproc` show the whole node; your container is limited to what the
+    launch script asked for (-c).
+    """
+    info = cpu_info(ctx)
+    want = ctx.expectations.cpus
+    node = f"the node has {info.node}" if info.node else "the node's CPU count is unknown"
+    if info.quota is None and (info.affinity is None or info.affinity == info.node):
+        return warned(f"{node}, and no CPU limit was found for this container ({info.version or 'no cgroup'}): "
+                      "are you inside the server the launch script started?",
+                      _launch(ctx), expected=want, observed=None,
+                      details=["no cpu.max / cpu.cfs_quota_us limit on the way up the cgroup tree"])
+    effective = info.effective
+    why = []
+    if info.quota is not None:
+        why.append(f"cgroup quota {info.quota:g} CPUs ({info.version}, {info.quota_at})")
+    if info.affinity is not None:
+        why.append(f"CPU affinity {info.affinity}")
+    observed = {"node": info.node, "quota": info.quota, "affinity": info.affinity, "usable": effective}
+    summary = f"{node}, you may use {effective:g}"
+    if effective is not None and effective + 1e-9 < want:
+        return failed(f"{summary}: the assignment expects {want:g}", _launch(ctx), expected=want, observed=observed,
+                      details=why)
+    return passed(f"{summary} (the assignment expects {want:g})", expected=want, observed=observed, details=why)
+
+
+@check("resources.memory", title="Memory you may use", sides=["server"], docs=DOCS,
+       fixes=("Leave this server (exit), and from the login node launch one with what the assignment asks for",))
+def memory(ctx: Context) -> Verdict:
+    """How much memory may this container use (its cgroup limit), against the assignment?
+
+    /proc/meminfo shows the node's memory; past the cgroup limit your programs are killed
+    ("OOMKilled"). GB (10⁹ bytes) and GiB (2³⁰) differ by 7%: both are shown.
+    """
+    info = memory_info(ctx)
+    want = ctx.expectations.memory_gb
+    node = f"the node has {_gb(info.node)}" if info.node else "the node's memory is unknown"
+    details = [f"tolerance: the launcher may count -m in GB or GiB, so {want:g} GB less "
+               f"{MEMORY_TOLERANCE:.0%} passes"]
+    if info.current is not None:
+        details.append(f"in use now: {_gb(info.current)}")
+    if info.oom_kills:
+        details.append(f"the kernel has killed {info.oom_kills} process(es) here for lack of memory")
+    if info.limit is None:
+        return warned(f"{node}, and no memory limit was found for this container: are you inside the server the "
+                      "launch script started?", _launch(ctx), expected=f"{want:g} GB", observed=None, details=details)
+    summary = f"{node}, you may use {_gb(info.limit)}"
+    observed = {"node_bytes": info.node, "limit_bytes": info.limit}
+    if info.limit < want * GB * (1 - MEMORY_TOLERANCE):
+        return failed(f"{summary}: the assignment expects {want:g} GB", _launch(ctx), expected=f"{want:g} GB",
+                      observed=observed, details=details)
+    return passed(f"{summary} (the assignment expects {want:g} GB)", expected=f"{want:g} GB", observed=observed,
+                  details=details)
+
+
+@check("resources.gpus", title="GPUs visible", sides=["server"], docs=DOCS, timeout=20,
+       fixes=("Leave this server (exit), and from the login node launch one with what the assignment asks for",
+              "Let your programs see the GPUs", "Launch without a GPU: others are waiting for one"))
+def gpus(ctx: Context) -> Verdict:
+    """How many GPUs can programs in this container use (nvidia-smi, CUDA_VISIBLE_DEVICES), against the assignment?"""
+    want = ctx.expectations.gpus
+    probe = probe_gpus(ctx)
+    cuda = ctx.env.get("CUDA_VISIBLE_DEVICES")
+    nvidia = ctx.env.get("NVIDIA_VISIBLE_DEVICES")
+    details = [f"NVIDIA_VISIBLE_DEVICES={nvidia}" if nvidia is not None else "NVIDIA_VISIBLE_DEVICES is not set",
+               f"CUDA_VISIBLE_DEVICES={cuda}" if cuda is not None else "CUDA_VISIBLE_DEVICES is not set"]
+    if probe.missing or probe.error:
+        why = "nvidia-smi is not installed" if probe.missing else probe.error
+        if want == 0:
+            return passed(f"no GPU ({why}), as the assignment expects", expected=0, observed=0, details=details)
+        return failed(f"no GPU usable: {why}; the assignment expects {want}", _launch(ctx), expected=want,
+                      observed=0, details=details)
+    seen = visible(probe.gpus, cuda)
+    names = ", ".join(f"{name} ({int(mem) / 1024:.0f} GiB)" if digits(mem) else name for _, name, mem in seen)
+    if len(seen) < len(probe.gpus) and len(seen) < max(want, 1) and cuda is not None:
+        return failed(f"{len(probe.gpus)} GPU(s) present, but CUDA_VISIBLE_DEVICES={cuda!r} hides "
+                      f"{'them' if not seen else 'some'} from your programs",
+                      Fix("Let your programs see the GPUs:", ["unset CUDA_VISIBLE_DEVICES"]),
+                      expected=want, observed=len(seen), details=details)
+    if len(seen) < want:
+        return failed(f"{len(seen)} GPU(s) visible; the assignment expects {want}", _launch(ctx), expected=want,
+                      observed=len(seen), details=details)
+    if want == 0 and seen:
+        return warned(f"{len(seen)} GPU(s) visible ({names}), but the assignment needs none",
+                      Fix("Launch without a GPU: others are waiting for one:", ["exit", ctx.expectations.launch_command()]),
+                      expected=0, observed=len(seen), details=details)
+    what = f": {names}" if seen else ""
+    return passed(f"{len(seen)} GPU(s) visible{what} (the assignment expects {want})", expected=want,
+                  observed=len(seen), details=details)
+
+
+@check("resources.disk", title="Free disk space", sides=["laptop", "server"], docs=DOCS,
+       fixes=("Free some space: find what is largest",))
+def disk(ctx: Context) -> Verdict:
+    """Is there room left where your work lives (your home folder)?"""
+    try:
+        usage = ctx.disk_usage(ctx.home)
+    except OSError as exc:
+        return skipped(f"cannot measure {ctx.shown(ctx.home)}: {exc.strerror or exc}")
+    want = ctx.expectations.min_free_disk_gb
+    free = usage.free
+    summary = f"{free / GB:.1f} GB free of {usage.total / GB:.1f} GB in your home folder ({ctx.shown(ctx.home)})"
+    if free < want * GB:
+        return warned(f"only {summary}: below the {want:g} GB your work may need",
+                      Fix("Free some space: find what is largest, then delete what you do not need:",
+                          ["du -sh ~/* ~/.[!.]* 2>/dev/null | sort -h | tail"]),
+                      expected=f">= {want:g} GB", observed=free)
+    return passed(summary, expected=f">= {want:g} GB", observed=free)

@@ -1,0 +1,96 @@
+"""The Python packages installed here, read from their metadata folders, and a saved list of
+them (`pip freeze`'s format) to compare against."""
+
+from __future__ import annotations
+
+import re
+
+from ..context import Context
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Optional, Tuple
+
+
+def installed_packages(ctx: Context) -> Dict[str, str]:
+    """Installed distributions' names (normalised) and versions, from their metadata folders.
+
+    A `.dist-info` folder is named `<name>-<version>.dist-info` (the packaging spec), so one
+    directory listing per path entry gives every version without parsing METADATA files or
+    importing anything. Older `.egg-info` folders without a version in their name have it read
+    from their PKG-INFO header.
+    """
+    import os
+
+    found: Dict[str, str] = {}
+    for entry in ctx.python_path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            stem, dot, kind = folder.rpartition(".")
+            if kind not in ("dist-info", "egg-info") or not dot:
+                continue
+            name, sep, version = stem.partition("-")
+            if kind == "egg-info" and (not sep or not version[:1].isdigit()):
+                name, version = stem.split("-", 1)[0], _pkg_info_version(os.path.join(entry, folder))
+            if name and version:
+                found.setdefault(normalise(name), version.split("-", 1)[0])
+    return found
+
+
+def _pkg_info_version(path: str) -> str:
+    import os
+
+    target = os.path.join(path, "PKG-INFO") if os.path.isdir(path) else path
+    try:
+        with open(target, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("Version:"):
+                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break
+    except OSError:
+        pass
+    return ""
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def freeze(installed: Dict[str, str]) -> str:
+    """Versions as pip-freeze lines: one compact string keeps reports small and quick to collect."""
+    return "".join(f"{name}=={version}\n" for name, version in sorted(installed.items()))
+
+
+def parse_freeze(text: str) -> Dict[str, str]:
+    found = {}
+    for line in text.splitlines():
+        name, sep, version = line.strip().partition("==")
+        if sep and name:
+            found[normalise(name)] = version
+    return found
+
+
+def load_compare(ctx: Context) -> Tuple[Optional[Dict[str, str]], str]:
+    """The other side's package versions from its JSON report (--compare), or why not."""
+    path = ctx.options.compare
+    if not path:
+        return None, ""
+    import json
+
+    try:
+        doc = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, ValueError) as exc:
+        return None, f"cannot read {path}: {exc}"
+    for result in doc.get("results", []) if isinstance(doc, dict) else []:
+        if isinstance(result, dict) and result.get("id") == "env.packages":
+            observed = result.get("observed")
+            installed = observed.get("installed") if isinstance(observed, dict) else None
+            if isinstance(installed, str):
+                return parse_freeze(installed), ""
+            if isinstance(installed, dict):
+                return {normalise(str(k)): str(v) for k, v in installed.items()}, ""
+    return None, f"{path} has no env.packages result with package versions (make it with --json)"
