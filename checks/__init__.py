@@ -16,12 +16,12 @@ imported until a check runs, so ``import checks`` stays cheap.
 
 from __future__ import annotations
 
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable, Optional
 
 from ._version import __version__
+
 __all__ = ["run", "ssh", "tunnel", "resources", "explain", "__version__"]
 
 

@@ -113,11 +113,11 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None,
 
 
 def _run(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
+    import contextlib
+
     from . import render, runner
     from .expectations import ExpectationsError
     from .registry import all_checks, unknown_selectors
-
-    import contextlib
 
     parser = build_parser()
     try:

@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 SIDES = ("laptop", "jumpbox", "server")
 # The public id areas, in report order.
 AREAS = ("env", "ssh", "tunnel", "resources", "git")
-# The modules of `checks.areas` that register checks: one per area, named like it, except that
-# the `ssh.*` checks that run on the cluster's side live in `ssh_server`.
-AREA_MODULES = ("env", "ssh", "ssh_server", "tunnel", "resources", "git")
 _ID_RE = r"[a-z]+(\.[a-z_]+)+"
 
 
@@ -88,7 +85,7 @@ def check(id: str, *, title: str, sides: Iterable[str] = SIDES, platforms: Optio
 
 def load_all() -> None:
     """Import every area module, which registers its checks."""
-    for module in AREA_MODULES:
+    for module in AREAS:  # checks.areas.<area> registers that area's checks
         importlib.import_module(f"checks.areas.{module}")
 
 

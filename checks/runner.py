@@ -178,8 +178,8 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
 
     from . import expectations as _exp
     from .context import Options
-    from .probes.side import detect_side
     from .platform import Platform
+    from .probes.side import detect_side
 
     exp = expectations if isinstance(expectations, _exp.Expectations) else _exp.load(assignment)
     for name, value in (("--home", home), ("--procfs", procfs), ("--sysfs", sysfs)):

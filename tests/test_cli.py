@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from checks import expectations
 from checks.cli import main
-from conftest import ROOT
 
 GOOD = (ROOT / "checks" / "assignments" / "methodology-1.toml").read_text()
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from checks import render
 from checks.cli import main
-from checks.tools.collect import collect, gradescope
 from checks.model import Report, Result, Status
+from checks.tools.collect import collect, gradescope
 
 
 def report(user: str, statuses: dict, created: str = "2026-11-20T10:00:00Z", assignment: str = "methodology-1") -> str:

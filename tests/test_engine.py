@@ -6,12 +6,12 @@ import json
 import time
 
 import pytest
+from conftest import GOLDEN
+from helpers import make_ctx, spec
 
 from checks import render
 from checks.model import Fix, Report, Result, Status, failed, passed, skipped, warned
 from checks.runner import run_specs
-from conftest import GOLDEN
-from helpers import make_ctx, spec
 
 
 def test_statuses_and_order_are_kept() -> None:

@@ -7,13 +7,14 @@ import os
 import subprocess
 from pathlib import Path
 
+from helpers import make_ctx
+from realssh import require
+
 import checks
 from checks import expectations, render
 from checks.model import Status
 from checks.registry import select
 from checks.runner import run_specs
-from helpers import make_ctx
-from realssh import require
 
 
 def dist(root: Path, name: str, version: str) -> None:

@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Callable, Dict, Tuple
 
 import pytest
+from conftest import DATA
+from helpers import make_ctx
+from jupyter_helpers import JupyterServer
+from realssh import free_port
 
 from checks import expectations
 from checks.context import Context
@@ -23,10 +27,6 @@ from checks.model import Status
 from checks.platform import Platform
 from checks.registry import all_checks, get
 from checks.runner import run_specs
-from conftest import DATA
-from helpers import make_ctx
-from jupyter_helpers import JupyterServer
-from realssh import free_port
 
 pytestmark = pytest.mark.slow
 TOKEN = secrets.token_hex(32)

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks import render
-from checks.probes import keys, openssh
-from checks.tools.explain import explain
 from checks.model import Fix, Report, Result, Status
-from checks.redact import Redactor
+from checks.probes import keys, openssh
 from checks.probes.jupyter import parse_url
+from checks.redact import Redactor
+from checks.tools.explain import explain
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

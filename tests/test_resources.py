@@ -11,17 +11,17 @@ import stat
 from pathlib import Path
 
 import pytest
+from conftest import DATA
+from helpers import make_ctx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks import expectations
-from checks.probes import cgroups, gpus
 from checks.cli import main
 from checks.model import Status
+from checks.probes import cgroups, gpus
 from checks.registry import select
 from checks.runner import run_specs
-from conftest import DATA
-from helpers import make_ctx
 
 CG = DATA / "cgroup"
 FIXTURES = {  # name: (usable CPUs, memory limit bytes or None, node CPUs)

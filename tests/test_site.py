@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Iterator, List
 
 import pytest
-
 from realssh import require
 
 pytestmark = pytest.mark.slow

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 import pytest
+from helpers import make_ctx
+from realssh import Home, Sshd, SshUser
 
 from checks import expectations
 from checks.model import Status
 from checks.platform import Platform
 from checks.registry import get
 from checks.runner import run_specs
-from helpers import make_ctx
-from realssh import Home, Sshd, SshUser
 
 pytestmark = pytest.mark.slow
 

@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
+from fakes import FakeWindowsPlatform
+from helpers import make_ctx
+from realssh import require
 
 from checks.model import Status
 from checks.platform import Platform
 from checks.probes.acl import Ace, parse_icacls
-from fakes import FakeWindowsPlatform
 from checks.registry import select
 from checks.runner import run_specs
-from helpers import make_ctx
-from realssh import require
 
 
 def laptop(tmp_path: Path, **options):

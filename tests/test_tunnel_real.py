@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Dict, Iterator, Optional
 
 import pytest
+from helpers import make_ctx
+from jupyter_helpers import HungListener, JupyterServer, PlainHttp
+from realssh import Home, Sshd, SshUser, free_port, stop_process, wait_port
 
 from checks import expectations, render
 from checks.platform import Platform
 from checks.registry import select
 from checks.runner import run_specs
-from helpers import make_ctx
-from jupyter_helpers import HungListener, JupyterServer, PlainHttp
-from realssh import Home, Sshd, SshUser, free_port, stop_process, wait_port
 
 pytestmark = pytest.mark.slow
 

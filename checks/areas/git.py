@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 from ..context import Context
 from ..model import Fix, Verdict, passed, skipped, warned
 from ..probes.repo import top_level

@@ -10,8 +10,18 @@ import re
 
 from ..context import Context
 from ..model import Fix, Verdict, failed, passed, skipped, warned
-from ..probes.jupyter import (TOKEN_RE, cluster_user, local_addresses, looks_like_jupyter, parent_pids, parsed_url,
-                              running_servers, runtime_dirs, server_base, tunnel_command)
+from ..probes.jupyter import (
+    TOKEN_RE,
+    cluster_user,
+    local_addresses,
+    looks_like_jupyter,
+    parent_pids,
+    parsed_url,
+    running_servers,
+    runtime_dirs,
+    server_base,
+    tunnel_command,
+)
 from ..probes.ports import listener_owner
 from ..registry import check
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..context import Context
-from ..model import Fix, Verdict, failed, passed, warned
-from ..probes import keys
-from ..registry import check
-from .ssh import DOCS, _home_rel, _shell_path, _tighten
+from ...context import Context
+from ...model import Fix, Verdict, failed, passed, warned
+from ...probes import keys
+from ...registry import check
+from . import DOCS, home_rel, shell_path, tighten
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def authorized_keys(ctx: Context) -> Verdict:
     the port forward the tunnel needs.
     """
     path = ctx.home / ".ssh" / "authorized_keys"
-    rel = _home_rel(ctx, path)
+    rel = home_rel(ctx, path)
     add = Fix("Add your public key (one line, from your computer's .pub file) — on the login node, paste after the "
               "command, then press Ctrl+D:", ["cat >> ~/.ssh/authorized_keys"])
     info = ctx.platform.stat(path)
@@ -143,24 +143,24 @@ def home_permissions(ctx: Context) -> Verdict:
                 group_only.append((path, f"has mode {info.mode:04o} (your own group can write)"))
             else:
                 bad.append((path, f"has mode {info.mode:04o} (the group can write)"))
-    rels = lambda items: "; ".join(f"{_home_rel(ctx, p) if p != home else '~'} {why}" for p, why in items)  # noqa: E731
+    rels = lambda items: "; ".join(f"{home_rel(ctx, p) if p != home else '~'} {why}" for p, why in items)  # noqa: E731
     if bad:
         owned = [p for p, why in bad if why.startswith("belongs")]
         if owned:
             return failed(f"{rels(bad)}: sshd ignores your key (\"bad ownership or modes\")",
                           Fix("Take these back (ask the staff if you cannot):",
-                              [f"chown $(id -u) {_shell_path(ctx, p)}" for p in owned]), observed=rels(bad))
+                              [f"chown $(id -u) {shell_path(ctx, p)}" for p in owned]), observed=rels(bad))
         for path, _ in bad + group_only:
-            _tighten(ctx, path, 0o755 if path.is_dir() else 0o644)
+            tighten(ctx, path, 0o755 if path.is_dir() else 0o644)
         return failed(f"{rels(bad)}: sshd ignores your key (\"bad ownership or modes\"), and you only see "
                       "\"Permission denied (publickey)\"",
                       Fix("Stop others (and the group) from writing to these:",
-                          [f"chmod go-w {' '.join(_shell_path(ctx, p) if p != home else '~' for p, _ in bad + group_only)}"]),
+                          [f"chmod go-w {' '.join(shell_path(ctx, p) if p != home else '~' for p, _ in bad + group_only)}"]),
                       expected="not writable by group or others", observed=rels(bad))
     if group_only:
         return warned(f"{rels(group_only)}: Debian/Ubuntu's sshd accepts it (the group is yours alone), but "
                       "upstream OpenSSH refuses it",
                       Fix("Stop others (and the group) from writing to these:",
-                          [f"chmod go-w {' '.join(_shell_path(ctx, p) if p != home else '~' for p, _ in group_only)}"]),
+                          [f"chmod go-w {' '.join(shell_path(ctx, p) if p != home else '~' for p, _ in group_only)}"]),
                       observed=rels(group_only))
     return passed("your home, ~/.ssh and authorized_keys are writable only by you (as sshd requires)")
