@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test system-deps pyz bench lock clean
+.PHONY: book test lint system-deps pyz bench lock clean preview
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ pyz: $(STAMP)
 system-deps:
 	@scripts/system-deps.sh
 
-test: $(STAMP) system-deps
+# Lint and types first (seconds), then every test against the real components.
+test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -21,12 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from checks import expectations  # noqa: E402
-from checks.registry import select  # noqa: E402
-from checks.runner import run_specs  # noqa: E402
 from helpers import make_ctx  # noqa: E402
 from jupyter_helpers import HungListener, JupyterServer  # noqa: E402
 from realssh import free_port  # noqa: E402
+
+from checks import expectations  # noqa: E402
+from checks.registry import select  # noqa: E402
+from checks.runner import run_specs  # noqa: E402
 
 TIMEOUT = 1.0
 
@@ -66,9 +67,10 @@ def main() -> int:
     try:
         target, how = server.port, "directly (not root: no sshd)"
         if os.geteuid() == 0:
+            import subprocess
+
             from realssh import Home, Sshd, create_user, delete_user
             from test_tunnel_real import Tunnel
-            import subprocess
 
             user = create_user()
             keydir = work / "keys"

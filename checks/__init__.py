@@ -16,16 +16,19 @@ imported until a check runs, so ``import checks`` stays cheap.
 
 from __future__ import annotations
 
+from ._version import __version__
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable, Optional
 
-from ._version import __version__
+    from .model import Report
+    from .tools.explain import Explanation
 
 __all__ = ["run", "ssh", "tunnel", "resources", "explain", "__version__"]
 
 
-def run(assignment: Optional[str] = None, *, only: Optional[Iterable[str]] = None, **options: Any):
+def run(assignment: Optional[str] = None, *, only: Optional[Iterable[str]] = None, **options: Any) -> Report:
     """Run the assignment's checks here and return a report (a table in Jupyter).
 
     Options are those of the command line: side, url, user, pubkey, home, procfs, sysfs, live,
@@ -39,22 +42,22 @@ def run(assignment: Optional[str] = None, *, only: Optional[Iterable[str]] = Non
     return runner.run(ctx, only)
 
 
-def ssh(assignment: Optional[str] = None, **options: Any):
+def ssh(assignment: Optional[str] = None, **options: Any) -> Report:
     """Run the SSH key checks."""
     return run(assignment, only=["ssh"], **options)
 
 
-def tunnel(url: Optional[str] = None, assignment: Optional[str] = None, **options: Any):
+def tunnel(url: Optional[str] = None, assignment: Optional[str] = None, **options: Any) -> Report:
     """Run the port-forward checks against the URL the launch script printed."""
     return run(assignment, only=["tunnel"], url=url, **options)
 
 
-def resources(assignment: Optional[str] = None, **options: Any):
+def resources(assignment: Optional[str] = None, **options: Any) -> Report:
     """Run the server resource checks (CPUs, memory, GPUs, disk)."""
     return run(assignment, only=["resources"], **options)
 
 
-def explain(text: str):
+def explain(text: str) -> Explanation:
     """Explain an error message you saw: its cause, the fix, and the check that confirms it."""
     from .tools.explain import explain as _explain
 

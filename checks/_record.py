@@ -10,7 +10,7 @@ created, and shares one `__init__`::
         commands: Tuple[str, ...] = ()
 
 Fields keep declaration order (a subclass's come after its base's); a class attribute is the
-default; `Factory(callable)` makes a fresh default per instance; names in `_hidden` are left out
+default; `Factory(factory=make)` makes a fresh default per instance; names in `_hidden` are left out
 of `repr` and equality. Records are frozen unless declared `class X(Record, frozen=False)`.
 `replace(**changes)` returns a copy, like `dataclasses.replace`.
 """
@@ -19,26 +19,41 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Tuple
+    from typing import Any, Callable, ClassVar, Dict, Tuple, TypeVar
+
+    from typing_extensions import dataclass_transform
+else:
+    def dataclass_transform(**_kwargs):  # type checkers only: no cost at run time
+        return lambda cls: cls
 
 
-class Factory:
-    """A default computed per instance (like `dataclasses.field(default_factory=...)`)."""
+if TYPE_CHECKING:
+    _T = TypeVar("_T")
 
-    __slots__ = ("make",)
+    def Factory(*, factory: Callable[[], _T]) -> _T:
+        """For type checkers: `x: T = Factory(factory=make)` is a field whose default is `make()`."""
+        ...
+else:
+    class Factory:
+        """A default computed per instance (like `dataclasses.field(default_factory=...)`)."""
 
-    def __init__(self, make: Callable[[], Any]) -> None:
-        self.make = make
+        __slots__ = ("factory",)
+
+        def __init__(self, *, factory):
+            self.factory = factory
 
 
 _NO_DEFAULT = object()
 
 
+@dataclass_transform(frozen_default=True, field_specifiers=(Factory,))
 class Record:
-    _fields: Tuple[str, ...] = ()
-    _defaults: Dict[str, Any] = {}
-    _hidden: Tuple[str, ...] = ()
-    _frozen = True
+    """The base of every value class (see the module's docstring)."""
+
+    _fields: ClassVar[Tuple[str, ...]] = ()
+    _defaults: ClassVar[Dict[str, Any]] = {}
+    _hidden: ClassVar[Tuple[str, ...]] = ()
+    _frozen: ClassVar[bool] = True
 
     def __init_subclass__(cls, frozen: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -69,7 +84,7 @@ class Record:
                 default = self._defaults.get(key, _NO_DEFAULT)
                 if default is _NO_DEFAULT:
                     raise TypeError(f"{name}() is missing {key!r}")
-                values[key] = default.make() if isinstance(default, Factory) else default
+                values[key] = default.factory() if isinstance(default, Factory) else default  # type: ignore[arg-type]  # Factory is a class at run time
         self.__dict__.update(values)
         post_init = getattr(self, "__post_init__", None)
         if post_init is not None:
@@ -85,13 +100,13 @@ class Record:
             raise AttributeError(f"{type(self).__name__} is frozen: cannot delete {key!r}")
         object.__delattr__(self, key)
 
-    def _compared(self) -> tuple:
+    def _compared(self) -> Tuple[Any, ...]:
         return tuple(self.__dict__[f] for f in self._fields if f not in self._hidden)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._compared() == other._compared()  # type: ignore[attr-defined]
+        return self._compared() == other._compared()
 
     def __hash__(self) -> int:
         if not self._frozen:

@@ -20,7 +20,9 @@ from .redact import Redactor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
+
+    _T = TypeVar("_T")
 
 
 class DiskUsage(Record):
@@ -45,7 +47,7 @@ def disk_usage(path: Path) -> DiskUsage:
 class Completed(Record):
     """The outcome of a subprocess run through the context."""
 
-    argv: tuple
+    argv: Tuple[str, ...]
     returncode: Optional[int]  # None when it could not run or timed out
     stdout: str = ""
     stderr: str = ""
@@ -81,22 +83,22 @@ class Context(Record, frozen=False):
     expectations: Expectations
     side: str = "laptop"
     side_reason: str = ""
-    home: Path = Factory(Path.home)
+    home: Path = Factory(factory=Path.home)
     procfs: Path = Path("/proc")
     sysfs: Path = Path("/sys")
-    env: Mapping[str, str] = Factory(lambda: dict(os.environ))
-    platform: Platform = Factory(Platform.current)
-    options: Options = Factory(Options)
-    cwd: Path = Factory(Path.cwd)
-    python_path: List[str] = Factory(lambda: list(__import__("sys").path))  # where packages live
+    env: Mapping[str, str] = Factory(factory=lambda: dict(os.environ))
+    platform: Platform = Factory(factory=Platform.current)
+    options: Options = Factory(factory=Options)
+    cwd: Path = Factory(factory=Path.cwd)
+    python_path: List[str] = Factory(factory=lambda: list(__import__("sys").path))  # where packages live
     hostname: str = ""
     root: Optional[Path] = None  # a simulated machine's folder: paths under it are shown from "/"
-    python_version: str = Factory(lambda: ".".join(map(str, __import__("sys").version_info[:3])))
+    python_version: str = Factory(factory=lambda: ".".join(map(str, __import__("sys").version_info[:3])))
     disk_usage: Callable[[Path], Any] = None  # type: ignore[assignment]
     net: Any = None  # loopback probes (checks.probes.net); tests may stand in
     clock: Callable[[], float] = time.time
-    redactor: Redactor = Factory(Redactor)
-    changes: List[str] = Factory(list)  # what --fix did, in order
+    redactor: Redactor = Factory(factory=Redactor)
+    changes: List[str] = Factory(factory=list)  # what --fix did, in order
     _hidden = ("disk_usage", "net")
 
     def __post_init__(self) -> None:
@@ -112,7 +114,7 @@ class Context(Record, frozen=False):
 
     # -- shared probes ---------------------------------------------------------------------
 
-    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+    def memo(self, key: Any, compute: Callable[[], _T]) -> _T:
         """Compute a probe once per run; several checks read the same `ssh -G`, say.
 
         Checks run concurrently, so each key has its own lock: the second caller waits for the
@@ -120,12 +122,12 @@ class Context(Record, frozen=False):
         """
         with self._lock:
             if key in self._memo:
-                return self._memo[key]
+                return self._memo[key]  # type: ignore[no-any-return]  # stored by compute() for this key
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             with self._lock:
                 if key in self._memo:
-                    return self._memo[key]
+                    return self._memo[key]  # type: ignore[no-any-return]  # as above
             value = compute()
             with self._lock:
                 self._memo[key] = value

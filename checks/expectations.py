@@ -22,7 +22,7 @@ DEFAULT_ASSIGNMENT = "methodology-1"
 _SHIPPED = Path(__file__).parent / "assignments"  # inside selfcheck.pyz this is a path in the archive
 
 
-def _shipped():
+def _shipped() -> Any:
     """The folder of shipped assignments: a directory, or a folder inside selfcheck.pyz."""
     here = _SHIPPED
     if here.is_dir():  # a clone or an installed package: skip importlib.resources' import cost
@@ -77,7 +77,7 @@ def _num(value: float) -> str:
 
 
 # The schema: section -> key -> (python types, required, description, Expectations field).
-_SCHEMA: Dict[str, Dict[str, Tuple[tuple, bool, str, str]]] = {
+_SCHEMA: Dict[str, Dict[str, Tuple[Tuple[type, ...], bool, str, str]]] = {
     "": {
         "id": ((str,), True, "a short identifier such as \"methodology-1\"", "id"),
         "title": ((str,), True, "the assignment's title", "title"),
@@ -130,15 +130,15 @@ def load(name_or_path: Union[str, Path, None] = None) -> Expectations:
         except OSError as exc:
             raise ExpectationsError(f"cannot read {path}: {exc.strerror or exc}") from None
         return parse(raw, source=str(path))
-    raw = None if "/" in name or "\\" in name else _read_shipped(f"{name}.toml")
-    if raw is None:
+    shipped = None if "/" in name or "\\" in name else _read_shipped(f"{name}.toml")
+    if shipped is None:
         known = ", ".join(available()) or "none"
         raise ExpectationsError(f"no assignment called {name!r}; the known ones are: {known}")
     cache = f"__pycache__/{name}.toml.marshal"
-    data = _cached(_read_shipped(cache), raw)
+    data = _cached(_read_shipped(cache), shipped)
     if data is None:
-        data = _decode(raw, f"{name}.toml")
-        _store(cache, raw, data)
+        data = _decode(shipped, f"{name}.toml")
+        _store(cache, shipped, data)
     return validate(data, source=f"{name}.toml")
 
 
@@ -148,7 +148,8 @@ def _read_shipped(relative: str) -> Optional[bytes]:
     import os
 
     try:
-        return __loader__.get_data(os.path.join(_SHIPPED, relative))
+        data: bytes = __loader__.get_data(os.path.join(_SHIPPED, relative))  # type: ignore[name-defined]  # every module has one
+        return data
     except OSError:
         return None
 
@@ -160,7 +161,7 @@ def _read_shipped(relative: str) -> Optional[bytes]:
 _CACHE_FORMAT = 1
 
 
-def cache_blob(raw: bytes, data: Optional[dict] = None) -> bytes:
+def cache_blob(raw: bytes, data: Optional[Dict[str, Any]] = None) -> bytes:
     """The cache entry for a shipped assignment's bytes and their parsed table (parsed here when
     not given; raises ExpectationsError if invalid, ValueError if not marshal-able)."""
     import marshal
@@ -168,7 +169,7 @@ def cache_blob(raw: bytes, data: Optional[dict] = None) -> bytes:
     return marshal.dumps((_CACHE_FORMAT, raw, _decode(raw, "<assignment>") if data is None else data))
 
 
-def _cached(blob: Optional[bytes], raw: bytes) -> Optional[dict]:
+def _cached(blob: Optional[bytes], raw: bytes) -> Optional[Dict[str, Any]]:
     import marshal
 
     try:
@@ -178,7 +179,7 @@ def _cached(blob: Optional[bytes], raw: bytes) -> Optional[dict]:
     return data if fmt == _CACHE_FORMAT and source == raw and isinstance(data, dict) else None
 
 
-def _store(relative: str, raw: bytes, data: dict) -> None:
+def _store(relative: str, raw: bytes, data: Dict[str, Any]) -> None:
     import os
     import sys
 
@@ -199,7 +200,7 @@ def _toml() -> Any:
     """The TOML reader: the standard library's `tomllib` on Python 3.11+, `tomli` before that
     (`selfcheck.pyz` bundles it, so the single file works on Python 3.9 with nothing installed)."""
     try:
-        import tomllib
+        import tomllib  # type: ignore[import-not-found, unused-ignore]  # mypy targets 3.10, tomllib is 3.11+
 
         return tomllib
     except ImportError:  # pragma: no cover - Python 3.9/3.10 only
@@ -216,11 +217,12 @@ def _toml() -> Any:
         ) from None
 
 
-def _decode(raw: Union[bytes, str], source: str) -> dict:
+def _decode(raw: Union[bytes, str], source: str) -> Dict[str, Any]:
     toml = _toml()
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     try:
-        return toml.loads(text)
+        table: Dict[str, Any] = toml.loads(text)
+        return table
     except toml.TOMLDecodeError as exc:
         raise ExpectationsError(f"{source}: not valid TOML: {exc}") from None
 

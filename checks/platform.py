@@ -93,7 +93,7 @@ class Platform:
 
         try:
             return getpass.getuser()
-        except Exception:  # noqa: BLE001 - getpass raises several kinds when no name is known
+        except Exception:
             return ""
 
     def stat(self, path: Path, follow: bool = True) -> FileInfo:

@@ -6,7 +6,7 @@ import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterable, Optional, Set
+    from typing import Iterable, Optional, Set, Tuple
 
 REDACTED = "<redacted>"
 
@@ -23,8 +23,8 @@ _TOKEN_PATTERNS = (
 MIN_SECRET_LENGTH = 6
 
 
-def _keep_label(match: re.Match) -> str:
-    return match.group(1) + REDACTED
+def _keep_label(match: re.Match[str]) -> str:
+    return str(match.group(1)) + REDACTED
 
 
 class Redactor:
@@ -40,7 +40,7 @@ class Redactor:
             self._secrets.add(secret)
 
     @property
-    def secrets(self) -> tuple:
+    def secrets(self) -> Tuple[str, ...]:
         return tuple(sorted(self._secrets, key=len, reverse=True))
 
     def __call__(self, text: str) -> str:

@@ -12,7 +12,7 @@ from .status import STATUS_ORDER, Status
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional
+    from typing import Any, Dict, List, Mapping, Optional
 
     from .model import Report, Result
 
@@ -113,7 +113,8 @@ def report_dict(report: Report) -> Dict[str, Any]:
         "results": [_result_dict(r) for r in report.results],
         "counts": report.counts,
     }
-    return _redact_tree(doc, redact)
+    redacted: Dict[str, Any] = _redact_tree(doc, redact)
+    return redacted
 
 
 def _result_dict(result: Result) -> Dict[str, Any]:
@@ -203,7 +204,7 @@ def can_encode(stream: Any, sample: str = "✓✗–☠—") -> bool:
     return True
 
 
-def use_color(stream: Any, env: Optional[Dict[str, str]] = None) -> bool:
+def use_color(stream: Any, env: Optional[Mapping[str, str]] = None) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set."""
     import os
 

@@ -11,12 +11,13 @@ import threading
 import time
 
 from .context import Context
-from .model import Report, Result, Status, Verdict
+from .model import Report, Result, Verdict
 from .registry import CheckSpec
+from .status import Status
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, Iterable, List, Optional, Tuple
+    from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 BUG = "a bug in the checker, please report it"
 
@@ -107,7 +108,7 @@ def _start(ctx: Context, spec: CheckSpec) -> Tuple[threading.Thread, Dict[str, o
     def work() -> None:
         try:
             box["verdict"] = spec.func(ctx)
-        except BaseException as exc:  # noqa: BLE001 - any failure of a check is reported, not raised
+        except BaseException as exc:
             import traceback  # only when a check breaks: it costs milliseconds to import
 
             box["error"] = exc
@@ -166,7 +167,7 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
                  procfs: Optional[str] = None, sysfs: Optional[str] = None, live: bool = False,
                  fix: bool = False, timeout: float = 3.0, verbose: bool = False,
                  compare: Optional[str] = None, expectations: Optional[object] = None,
-                 env: Optional[dict] = None, platform: Optional[object] = None,
+                 env: Optional[Mapping[str, str]] = None, platform: Optional[object] = None,
                  machine: Optional[str] = None) -> Context:
     """Build the context for a run from the student's options.
 

@@ -37,7 +37,7 @@ class _Loads(HTMLParser):
         super().__init__()
         self.urls: list = []
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001 - HTMLParser's signature
+    def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag in ("script", "img", "iframe", "audio", "video", "source") and a.get("src"):
             self.urls.append(a["src"])

@@ -166,7 +166,8 @@ MATRIX: Dict[str, Tuple[Callable, Callable]] = {
     "resources.memory": (lambda t, k: server_ctx(t), lambda t, k: server_ctx(t, memory_gb=32)),
     "resources.gpus": (lambda t, k: smi(t, "echo '0, NVIDIA A100-SXM4-40GB, 40960'", 1), lambda t, k: smi(t, "exit 9", 1)),
     "resources.disk": (lambda t, k: (t / "home").mkdir() or make_ctx(t, side="server"),
-                       lambda t, k: (t / "home").mkdir() or make_ctx(t, side="server", exp=expectations.load().replace(min_free_disk_gb=10**9))),
+                       lambda t, k: (t / "home").mkdir() or make_ctx(
+                           t, side="server", exp=expectations.load().replace(min_free_disk_gb=10**9))),
     "git.sync": (lambda t, k: git_repo(t, dirty=False), lambda t, k: git_repo(t, dirty=True)),
     "tunnel.url": (lambda t, k: tunnel_ctx(t, 8889, URL(12733)), lambda t, k: tunnel_ctx(t, 8889, "http://dsmlp-login.ucsd.edu/tree")),
 }

@@ -10,7 +10,7 @@ from checks._record import Factory, Record
 class Point(Record):
     x: int
     y: int = 0
-    tags: list = Factory(list)
+    tags: list = Factory(factory=list)
     note: str = ""
     _hidden = ("note",)
 

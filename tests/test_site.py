@@ -61,7 +61,7 @@ def test_external_links_are_listed_not_fetched(built_book: Path) -> None:
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # noqa: ANN002 - the tests' output stays readable
+    def log_message(self, *args) -> None:
         pass
 
 

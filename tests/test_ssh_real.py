@@ -135,7 +135,8 @@ def _wrapped(h: Home) -> bytes:
 def _rfc4716(h: Home) -> bytes:
     b64 = h.pub("ed25519").split()[1].decode()
     lines = [b64[i:i + 70] for i in range(0, len(b64), 70)]
-    return ("---- BEGIN SSH2 PUBLIC KEY ----\nComment: \"test\"\n" + "\n".join(lines) + "\n---- END SSH2 PUBLIC KEY ----\n").encode()
+    return ("---- BEGIN SSH2 PUBLIC KEY ----\nComment: \"test\"\n" + "\n".join(lines)
+            + "\n---- END SSH2 PUBLIC KEY ----\n").encode()
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from ..context import Context
 from ..model import Fix, Verdict, failed, passed, skipped, warned
-from ..probes.packages import freeze, installed_packages, load_compare, normalise
+from ..probes.packages import installed_packages, load_compare, normalise
 from ..registry import check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    pass
+    from typing import Any, Dict
 
 
 @check("env.side", title="Where these checks run", docs="lessons/dsmlp.html#where-am-i",
@@ -74,7 +74,7 @@ def packages(ctx: Context) -> Verdict:
     from ..probes.versions import InvalidSpec, matches
 
     installed = installed_packages(ctx)
-    observed = {"installed": freeze(installed)}
+    observed: Dict[str, Any] = {"installed": dict(sorted(installed.items()))}
     wrong, missing = [], []
     for name, spec in ctx.expectations.packages:
         have = installed.get(normalise(name))

@@ -30,13 +30,13 @@ def sync(ctx: Context) -> Verdict:
         if top is None:
             return skipped(f"{ctx.shown(ctx.cwd)} is not inside a git repository")
         return skipped(f"git status failed: {(status.stderr or status.error).strip()}")
-    top = ctx.shown(top or ctx.cwd)
+    shown = ctx.shown(top or ctx.cwd)
     changed = [ln for ln in status.stdout.splitlines() if ln[:1] in ("1", "2", "u")]
     ab = re.search(r"^# branch\.ab \+(\d+) -(\d+)", status.stdout, re.M)
     head = re.search(r"^# branch\.head (\S+)", status.stdout, re.M)
     branch = head.group(1) if head else "?"
     ahead, behind = (int(ab.group(1)), int(ab.group(2))) if ab else (0, 0)
-    observed = {"repository": top, "branch": branch, "changed": len(changed), "ahead": ahead, "behind": behind}
+    observed = {"repository": shown, "branch": branch, "changed": len(changed), "ahead": ahead, "behind": behind}
     if changed:
         return warned(f"{len(changed)} file(s) changed but not committed in {top}: the other side cannot see them",
                       Fix("Commit your changes and push them:", ['git add -A && git commit -m "Work in progress"',

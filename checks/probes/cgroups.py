@@ -58,9 +58,9 @@ def parse_mountinfo(text: str) -> List[Mount]:
         fields, tail = left.split(), right.split()
         if not sep or len(fields) < 5 or len(tail) < 1:
             continue
-        if tail[0] in ("cgroup", "cgroup2"):
-            unescape = lambda s: s.replace("\\040", " ")  # noqa: E731 - mountinfo escapes spaces
-            mounts.append(Mount(unescape(fields[3]), unescape(fields[4]), tail[0], tail[2] if len(tail) > 2 else ""))
+        if tail[0] in ("cgroup", "cgroup2"):  # mountinfo escapes spaces as \\040
+            mounts.append(Mount(fields[3].replace("\\040", " "), fields[4].replace("\\040", " "), tail[0],
+                                tail[2] if len(tail) > 2 else ""))
     return mounts
 
 

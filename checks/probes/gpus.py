@@ -9,7 +9,7 @@ from ..context import Context
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional, Tuple
+    from typing import List, Optional, Tuple
 
 
 NVIDIA_SMI_EXIT = {
@@ -55,7 +55,7 @@ def visible(gpus: Tuple[Tuple[str, str, str], ...], cuda: Optional[str]) -> Tupl
     """The GPUs a CUDA program sees under CUDA_VISIBLE_DEVICES (an invalid entry ends the list)."""
     if cuda is None:
         return gpus
-    chosen = []
+    chosen: List[Tuple[str, str, str]] = []
     for entry in cuda.split(","):
         entry = entry.strip()
         if not digits(entry):

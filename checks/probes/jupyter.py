@@ -16,7 +16,7 @@ from ..context import Context
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Optional, Tuple
+    from typing import Any, Dict, List, Optional, Tuple
 
     from .net import HttpAnswer
 
@@ -145,7 +145,7 @@ def runtime_dirs(ctx: Context) -> List[str]:
     return [f"{data}/runtime"]
 
 
-def running_servers(ctx: Context) -> List[dict]:
+def running_servers(ctx: Context) -> List[Dict[str, Any]]:
     """The Jupyter servers' runtime files (jpserver-<pid>.json), read without importing Jupyter."""
     from pathlib import Path
 

@@ -327,7 +327,7 @@ class AuthorizedKey(Record):
     """One line of authorized_keys: its options and key, or why it cannot be used."""
 
     line_no: int
-    options: Dict[str, Optional[str]] = Factory(dict)
+    options: Dict[str, Optional[str]] = Factory(factory=dict)
     key: Optional[PublicKey] = None
     problem: str = ""
     continues_to: Tuple[int, ...] = ()  # a key broken over several lines: the following line numbers

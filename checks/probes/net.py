@@ -19,11 +19,11 @@ class HttpAnswer(Record):
 
     outcome: str  # "response", "refused", "reset", "timeout", "error"
     status: int = 0
-    headers: Dict[str, str] = Factory(dict)
+    headers: Dict[str, str] = Factory(factory=dict)
     body: bytes = b""
     error: str = ""
 
-    def json(self) -> Optional[dict]:
+    def json(self) -> Optional[Dict[str, Any]]:
         import json
 
         try:
@@ -90,7 +90,7 @@ def _connect(host: str, port: int, timeout: float, module: Any = None) -> socket
     except BaseException:
         sock.close()
         raise
-    return sock
+    return sock  # type: ignore[no-any-return]  # `module` is the socket module or a test's stand-in
 
 
 def port_listening(port: int, timeout: float, host: str = "127.0.0.1") -> Tuple[bool, str]:

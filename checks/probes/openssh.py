@@ -37,7 +37,7 @@ class SshConfig(Record):
 def ssh_version(ctx: Context) -> Tuple[Optional[str], str]:
     """(the `ssh -V` banner, the path of ssh) or (None, why)."""
 
-    def compute():
+    def compute() -> Tuple[Optional[str], str]:
         exe = ctx.which("ssh")
         if exe is None:
             return None, "no ssh program on PATH"

@@ -60,12 +60,8 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def freeze(installed: Dict[str, str]) -> str:
-    """Versions as pip-freeze lines: one compact string keeps reports small and quick to collect."""
-    return "".join(f"{name}=={version}\n" for name, version in sorted(installed.items()))
-
-
 def parse_freeze(text: str) -> Dict[str, str]:
+    """`pip freeze` lines (how reports of version 0.1 listed packages) as name → version."""
     found = {}
     for line in text.splitlines():
         name, sep, version = line.strip().partition("==")

@@ -22,7 +22,7 @@ from .._record import Factory, Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
+    from typing import Any, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
 
 STATUSES = ("pass", "warn", "fail", "skip", "error")
 
@@ -39,8 +39,8 @@ class Student(Record, frozen=False):
 
 
 class Collection(Record, frozen=False):
-    students: List[Student] = Factory(list)
-    rejected: List[Tuple[str, str]] = Factory(list)  # (file, reason)
+    students: List[Student] = Factory(factory=list)
+    rejected: List[Tuple[str, str]] = Factory(factory=list)  # (file, reason)
 
     def check_ids(self, order: Sequence[str] = ()) -> List[str]:
         seen = {cid for s in self.students for cid in s.statuses}
@@ -193,7 +193,7 @@ def summary_svg(collection: Collection) -> str:
              '<title id="t">Self-check results by check</title>',
              f'<desc id="d">{html.escape(_describe(table, total))}</desc>',
              f'<text x="10" y="20" font-size="14" font-weight="bold">{len(collection.students)} students</text>']
-    x = label_w
+    x = float(label_w)
     for status in STATUSES:  # legend: colour and word, never colour alone
         parts.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{_SVG_COLORS[status]}"/>'
                      f'<text x="{x + 16}" y="19">{status}</text>')
@@ -222,7 +222,7 @@ def _describe(table: Dict[str, Dict[str, int]], total: int) -> str:
 
 def gradescope(student: Student) -> Dict[str, object]:
     """Gradescope's results.json for one student: a test per check (skipped ones score nothing)."""
-    tests = []
+    tests: List[Dict[str, Any]] = []
     summaries = student.summaries
     for cid, status in student.statuses.items():
         applies = status != "skip"

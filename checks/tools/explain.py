@@ -215,7 +215,10 @@ class Explanation(Record):
     def _repr_html_(self) -> str:
         if not self.matches:
             return "<p>That message is not one the self-check knows. Run <code>checks.run()</code>.</p>"
-        esc = lambda s: _html.escape(self.redact(s))  # noqa: E731 - tiny local helper
+
+        def esc(text: str) -> str:
+            return _html.escape(self.redact(text))
+
         items = []
         for m in self.matches:
             cmds = "<pre><code>" + esc("\n".join(m.fix.commands)) + "</code></pre>" if m.fix.commands else ""

@@ -8,7 +8,7 @@ from ...context import Context
 from ...model import Fix, Verdict, failed, passed, warned
 from ...probes.openssh import ssh_version
 from ...registry import check
-from . import DOCS, home_rel, shell_path, tighten
+from ._common import DOCS, home_rel, shell_path, tighten
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from ...probes import keys
 from ...probes.acl import acl_problems
 from ...probes.openssh import KeyChoice, key_choice, loadable_keys, ssh_version
 from ...registry import check
-from . import DOCS, home_rel, icacls_fix, shell_path, tighten
+from ._common import DOCS, home_rel, icacls_fix, shell_path, tighten
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -11,14 +11,18 @@ from ...context import Context
 from ...model import Fix, Verdict, failed, passed, warned
 from ...probes import keys
 from ...registry import check
-from . import DOCS, home_rel, shell_path, tighten
+from ._common import DOCS, home_rel, shell_path, tighten
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    pass
+    from typing import List, Tuple
 
 
 FORWARD_BLOCKERS = ("no-port-forwarding", "restrict")
+
+
+def _fingerprint(entry: keys.AuthorizedKey) -> str:
+    return entry.key.fingerprint if entry.key is not None else ""
 
 
 @check("ssh.authorized_keys", title="authorized_keys holds your key", sides=["jumpbox", "server"],
@@ -55,7 +59,7 @@ def authorized_keys(ctx: Context) -> Verdict:
                                                                  "or its SHA256 fingerprint (ssh-keygen -l -f key.pub)", []))
     broken = [e for e in entries if e.problem]
     good = [e for e in entries if e.key is not None]
-    mine = [e for e in good if want and e.key.fingerprint == want]
+    mine = [e for e in good if want and _fingerprint(e) == want]
     blockers = [(e, [o for o in FORWARD_BLOCKERS if o in e.options and not ("restrict" == o and "port-forwarding" in e.options)]
                  + (["permitopen"] if "permitopen" in e.options else [])) for e in (mine or good)]
     blockers = [(e, b) for e, b in blockers if b]
@@ -70,7 +74,7 @@ def authorized_keys(ctx: Context) -> Verdict:
                       [f"nano {rel}", "cat >> ~/.ssh/authorized_keys"])
         return failed(f"your key ({want}) is not in {rel} ({len(good)} other key{'s' if len(good) != 1 else ''}"
                       f"{', and ' + str(len(broken)) + ' broken line(s)' if broken else ''})", fix,
-                      expected=want, observed=[e.key.fingerprint for e in good], details=details)
+                      expected=want, observed=[_fingerprint(e) for e in good], details=details)
     if not good:
         fix = add
         if any(e.continues_to for e in broken):
@@ -103,7 +107,7 @@ def authorized_keys(ctx: Context) -> Verdict:
                       observed=len(good), details=details + notes)
     found = f"your key is on line {target.line_no} of {rel}" if target else \
         f"{rel} holds {len(good)} well-formed key{'s' if len(good) != 1 else ''}"
-    return passed(found, observed=[e.key.fingerprint for e in good], details=details)
+    return passed(found, observed=[_fingerprint(e) for e in good], details=details)
 
 
 @check("ssh.home.permissions", title="sshd accepts your home's permissions", sides=["jumpbox", "server"],
@@ -143,7 +147,10 @@ def home_permissions(ctx: Context) -> Verdict:
                 group_only.append((path, f"has mode {info.mode:04o} (your own group can write)"))
             else:
                 bad.append((path, f"has mode {info.mode:04o} (the group can write)"))
-    rels = lambda items: "; ".join(f"{home_rel(ctx, p) if p != home else '~'} {why}" for p, why in items)  # noqa: E731
+
+    def rels(items: List[Tuple[Path, str]]) -> str:
+        return "; ".join(f"{home_rel(ctx, p) if p != home else '~'} {why}" for p, why in items)
+
     if bad:
         owned = [p for p, why in bad if why.startswith("belongs")]
         if owned:

@@ -12,7 +12,7 @@ from ...probes.jupyter import cluster_user
 from ...probes.openssh import loadable_keys, ssh_config, ssh_version
 from ...registry import check
 from ...tools.explain import explain
-from . import DOCS, home_rel, icacls_fix, shell_path, tighten
+from ._common import DOCS, home_rel, icacls_fix, shell_path, tighten
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def config(ctx: Context) -> Verdict:
 def _debian_ssh(ctx: Context) -> bool:
     """Debian and Ubuntu patch OpenSSH to accept files writable by the user's own private group."""
     banner, _ = ssh_version(ctx)
-    return bool(banner) and ("Debian" in banner or "Ubuntu" in banner)
+    return banner is not None and ("Debian" in banner or "Ubuntu" in banner)
 
 
 def _sets_user(path: Path) -> bool:
