@@ -47,12 +47,13 @@ def _run_waves(ctx: Context, specs: List[CheckSpec]) -> Tuple[Result, ...]:
     """Each check's result, in the given order."""
     in_run = {spec.id for spec in specs}
     done: Dict[str, Result] = {}
+    blocked: Dict[str, str] = {}  # a check skipped for a failed prerequisite -> the check that failed
     pending = specs
     while pending:
         wave = [s for s in pending if all(d not in in_run or d in done for d in s.requires)] or pending[:1]
         running = []
         for spec in wave:
-            gate = _gate(ctx, spec, done)
+            gate = _gate(ctx, spec, done, blocked)
             if gate is not None:
                 done[spec.id] = _result(spec, gate, 0.0)
             else:
@@ -70,7 +71,7 @@ def _result(spec: CheckSpec, verdict: Verdict, duration: float) -> Result:
                   duration=duration)
 
 
-def _gate(ctx: Context, spec: CheckSpec, done: Dict[str, Result]) -> Optional[Verdict]:
+def _gate(ctx: Context, spec: CheckSpec, done: Dict[str, Result], blocked: Dict[str, str]) -> Optional[Verdict]:
     """A SKIP verdict when the check does not apply here, else None."""
     if ctx.side not in spec.sides:
         where = " or ".join(sorted(spec.sides, key=["laptop", "jumpbox", "server"].index))
@@ -80,25 +81,15 @@ def _gate(ctx: Context, spec: CheckSpec, done: Dict[str, Result]) -> Optional[Ve
     if spec.live and not ctx.options.live:
         return Verdict(Status.SKIP, "contacts the login host: run with --live to include it")
     for dep in spec.requires:
-        root = _blocker(dep, done)
-        if root:
+        prior = done.get(dep)
+        root = dep if prior is not None and prior.status in (Status.FAIL, Status.ERROR) else blocked.get(dep)
+        if root:  # named by the root cause, when the prerequisite was itself blocked
+            blocked[spec.id] = root
             return Verdict(Status.SKIP, f"{BLOCKED}{root}")
     return None
 
 
-BLOCKED = "blocked by: "
-
-
-def _blocker(dep: str, done: Dict[str, Result]) -> Optional[str]:
-    """The check that failed, if `dep` failed or was itself blocked (named by its root cause)."""
-    prior = done.get(dep)
-    if prior is None:
-        return None
-    if prior.status in (Status.FAIL, Status.ERROR):
-        return dep
-    if prior.status is Status.SKIP and prior.summary.startswith(BLOCKED):
-        return prior.summary[len(BLOCKED):]
-    return None
+BLOCKED = "blocked by: "  # public: a report's summary says so, and collect reads it
 
 
 def _start(ctx: Context, spec: CheckSpec) -> Tuple[threading.Thread, Dict[str, object]]:

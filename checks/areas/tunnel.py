@@ -27,16 +27,17 @@ from ..registry import check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict
+    from typing import Dict, Optional
 
     from ..probes.net import HttpAnswer
 
 DOCS = "lessons/jupyter.html"
 
 
-def _command(ctx: Context) -> str:
+def _command(ctx: Context, local_port: Optional[int] = None) -> str:
+    """The student's tunnel command, from the URL they gave (placeholders for what is not known)."""
     url = parsed_url(ctx)
-    return tunnel_command(ctx, url.port or "<port>", cluster_user(ctx))
+    return tunnel_command(ctx, url.port or "<port>", cluster_user(ctx), local_port)
 
 
 # -- probes ------------------------------------------------------------------------------------
@@ -117,7 +118,7 @@ def local_port(ctx: Context) -> Verdict:
         return failed(f"localhost:{port} is held by {what}, not by ssh: your tunnel cannot use it",
                       Fix("Stop the program that holds the port, or use another local port for the tunnel "
                           "(then open that port in the browser):",
-                          [_kill_command(ctx, pid), _command(ctx).replace(f"-L {port}:", f"-L {other}:")]),
+                          [_kill_command(ctx, pid), _command(ctx, local_port=other)]),
                       expected="ssh", observed=f"{name} (pid {pid})")
     who = f"ssh (process {owner[0]})" if owner else "a program (owner not visible here)"
     return passed(f"{who} listens on localhost:{port}", observed=who)
@@ -166,7 +167,7 @@ def jupyter(ctx: Context) -> Verdict:
     server = first.headers.get("server", "an unknown server")
     return failed(f"localhost:{port} answers HTTP {first.status} from {server}, which is not Jupyter",
                   Fix("Another kind of server holds the port: stop it, or use another local port for the tunnel:",
-                      [_command(ctx).replace(f"-L {port}:", f"-L {port + 1}:")]),
+                      [_command(ctx, local_port=port + 1)]),
                   observed=f"HTTP {first.status} ({server})")
 
 
@@ -198,7 +199,7 @@ def user(ctx: Context) -> Verdict:
                       "another Jupyter — most often one running on your own computer — holding the port",
                       Fix("Another Jupyter holds the port: stop it (Ctrl+C where it runs, or 'jupyter server "
                           "stop'), or use another local port for the tunnel:",
-                          ["jupyter server list", _command(ctx).replace(f"-L {port}:", f"-L {port + 1}:")]),
+                          ["jupyter server list", _command(ctx, local_port=port + 1)]),
                       expected=f"/user/{name}/", observed="/")
     if base and base.startswith("/user/"):
         return failed(f"the Jupyter at localhost:{port} serves {base}, not /user/{name}/: the tunnel reaches "

@@ -105,10 +105,14 @@ def parse_url(text: Optional[str]) -> ParsedUrl:
     return ParsedUrl(host, port, user, base, token, view, tuple(problems))
 
 
-def tunnel_command(ctx: Context, remote_port: object = "<port>", user: str = "") -> str:
+def tunnel_command(ctx: Context, remote_port: object = "<port>", user: str = "",
+                   local_port: Optional[int] = None) -> str:
+    """The ssh command that forwards a local port to the server's Jupyter through the login host
+    (the assignment's local port unless another is given; placeholders for what is not known)."""
     exp = ctx.expectations
+    local = exp.local_port if local_port is None else local_port
     who = f"{user}@" if user else "<username>@"
-    return f"ssh -N -L {exp.local_port}:{exp.forward_host}:{remote_port} {who}{exp.login_host}"
+    return f"ssh -N -L {local}:{exp.forward_host}:{remote_port} {who}{exp.login_host}"
 
 
 def local_addresses(ctx: Context, user: str) -> Tuple[str, str]:

@@ -49,7 +49,12 @@ MAX_LINE = 16384  # OpenSSH's own limit for a key line is 8 KB
 
 
 class KeyFormatError(ValueError):
-    """A key blob that does not parse."""
+    """A key blob that does not parse. `damaged` is set when the base64 itself is broken (a
+    character missing or extra), which is what a paste that split the line looks like."""
+
+    def __init__(self, message: str, *, damaged: bool = False) -> None:
+        super().__init__(message)
+        self.damaged = damaged
 
 
 class PublicKey(Record):
@@ -302,7 +307,7 @@ def parse_public_line(line: str) -> PublicKey:
     try:
         blob = base64.b64decode("".join(b64.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise KeyFormatError("the key's base64 is damaged (a character is missing or extra)") from None
+        raise KeyFormatError("the key's base64 is damaged (a character is missing or extra)", damaged=True) from None
     inner = blob_type(blob)
     if inner != wire:
         raise KeyFormatError(f"the line says {wire} but the key inside is {inner}")
@@ -323,6 +328,11 @@ def read_public_file(path: Path) -> Optional[PublicKey]:
     return None
 
 
+# What is wrong with an authorized_keys line, as data (the `problem` text is for people).
+AK_OK, AK_RFC4716, AK_PUTTY_PRIVATE, AK_PRIVATE = "", "rfc4716", "putty-private", "private"
+AK_PIECE, AK_BROKEN, AK_DAMAGED, AK_UNREADABLE = "piece", "broken-over-lines", "damaged", "unreadable"
+
+
 class AuthorizedKey(Record):
     """One line of authorized_keys: its options and key, or why it cannot be used."""
 
@@ -332,6 +342,7 @@ class AuthorizedKey(Record):
     problem: str = ""
     continues_to: Tuple[int, ...] = ()  # a key broken over several lines: the following line numbers
     crlf: bool = False
+    kind: str = AK_OK  # one of the AK_* values above
 
 
 _OPTION_RE = r'([A-Za-z0-9-]+)(?:="((?:[^"\\]|\\.)*)")?'
@@ -369,48 +380,47 @@ def parse_authorized_keys(text: str) -> List[AuthorizedKey]:
             last_key_index = None
             continue
         entry = _parse_ak_line(index, line, crlf)
-        if entry.problem == "continuation" and last_key_index is not None:
+        if entry.kind == AK_PIECE and last_key_index is not None:
             prev = entries[last_key_index]
             entries[last_key_index] = AuthorizedKey(prev.line_no, prev.options, None,
                                                     "the key is broken over several lines (a paste error)",
-                                                    prev.continues_to + (index,), prev.crlf)
+                                                    prev.continues_to + (index,), prev.crlf, kind=AK_BROKEN)
             continue
-        if entry.problem == "continuation":
-            entry = AuthorizedKey(index, {}, None, "a piece of a key with no key type before it", crlf=crlf)
         entries.append(entry)
-        last_key_index = len(entries) - 1 if entry.key is not None or "damaged" in entry.problem else None
+        last_key_index = len(entries) - 1 if entry.key is not None or entry.kind == AK_DAMAGED else None
     return entries
 
 
 def _parse_ak_line(index: int, line: str, crlf: bool) -> AuthorizedKey:
     if line.startswith("---- BEGIN SSH2 PUBLIC KEY") or line.startswith("---- END SSH2"):
         return AuthorizedKey(index, problem="a PuTTY/RFC 4716 public key block: convert it with "
-                                            "'ssh-keygen -i -f key.pub'", crlf=crlf)
+                                            "'ssh-keygen -i -f key.pub'", crlf=crlf, kind=AK_RFC4716)
     if line.startswith("PuTTY-User-Key-File"):
-        return AuthorizedKey(index, problem="a PuTTY private key file was pasted here", crlf=crlf)
+        return AuthorizedKey(index, problem="a PuTTY private key file was pasted here", crlf=crlf,
+                             kind=AK_PUTTY_PRIVATE)
     if "PRIVATE KEY-----" in line:
         return AuthorizedKey(index, problem="a PRIVATE key was pasted here: remove it, and make a new key "
                                             "(a private key that was copied around is no longer private)",
-                             crlf=crlf)
+                             crlf=crlf, kind=AK_PRIVATE)
     if re.fullmatch(r"[A-Za-z0-9+/=]+", line) and len(line) >= 8:
-        return AuthorizedKey(index, problem="continuation", crlf=crlf)
+        return AuthorizedKey(index, problem="a piece of a key with no key type before it", crlf=crlf, kind=AK_PIECE)
     options: Dict[str, Optional[str]] = {}
     rest = line
     if _public_line(line) is None:
         try:
             options, rest = _split_options(line)
         except KeyFormatError as exc:
-            return AuthorizedKey(index, problem=f"cannot be read: {exc}", crlf=crlf)
+            return AuthorizedKey(index, problem=f"cannot be read: {exc}", crlf=crlf, kind=AK_UNREADABLE)
         if _public_line(rest) is None:
             return AuthorizedKey(index, options, problem="no key type (such as ssh-ed25519) on this line",
-                                 crlf=crlf)
+                                 crlf=crlf, kind=AK_UNREADABLE)
     try:
         key = parse_public_line(rest)
     except KeyFormatError as exc:
-        if "damaged" in str(exc):
+        if exc.damaged:
             return AuthorizedKey(index, options, problem=f"{exc}; if the key goes on on the next line, it was "
-                                                         "broken by a paste", crlf=crlf)
-        return AuthorizedKey(index, options, problem=str(exc), crlf=crlf)
+                                                         "broken by a paste", crlf=crlf, kind=AK_DAMAGED)
+        return AuthorizedKey(index, options, problem=str(exc), crlf=crlf, kind=AK_UNREADABLE)
     return AuthorizedKey(index, options, key, crlf=crlf)
 
 

@@ -80,7 +80,7 @@ def authorized_keys(ctx: Context) -> Verdict:
         if any(e.continues_to for e in broken):
             fix = Fix("Join the broken key into one line: delete the pieces and add the key again as one line:",
                       [f"nano {rel}", "cat >> ~/.ssh/authorized_keys"])
-        elif any("RFC 4716" in e.problem for e in broken):
+        elif any(e.kind == keys.AK_RFC4716 for e in broken):
             fix = Fix("Convert the PuTTY public key and replace the block (on your computer):",
                       ["ssh-keygen -i -f key.pub"])
         why = f"{len(broken)} line(s) sshd cannot use" if broken else "no key lines"
