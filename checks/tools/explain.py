@@ -14,6 +14,7 @@ from pathlib import Path
 from .._record import Record
 from ..model import Fix
 from ..redact import Redactor
+from ..render import for_stream
 from ..shell import SINGLE_FILE, Invocation, Shell, for_platform
 
 TYPE_CHECKING = False
@@ -277,5 +278,5 @@ def main(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return 2
         text = sys.stdin.read(1 << 20)
     result = explain(text)
-    stdout.write(str(result))
+    stdout.write(for_stream(str(result), stdout))
     return 0 if result.matches else 1
