@@ -61,10 +61,14 @@ def python_version(ctx: Context) -> Verdict:
         return failed(f"the assignment's Python range {spec!r} cannot be read: {exc}")
     if ok:
         return passed(f"Python {version} matches {spec}", expected=spec, observed=version)
-    return failed(f"Python {version} does not match the assignment's {spec}",
-                  Fix.under(MATCHING_PYTHON, f" ({spec}), for example with conda:",
-                            [f"conda create -n course {ctx.shell.quote('python' + spec)}", "conda activate course"]),
-                  expected=spec, observed=version)
+    if ctx.platform.is_windows:
+        fix = Fix.under(MATCHING_PYTHON, f" ({spec}): see which Pythons you have, install one in the range from "
+                        "python.org if none is, then run the checks with it (py -3.12 selfcheck.pyz, say):",
+                        ["py --list"])
+    else:
+        fix = Fix.under(MATCHING_PYTHON, f" ({spec}), for example with conda:",
+                        [f"conda create -n course {ctx.shell.quote('python' + spec)}", "conda activate course"])
+    return failed(f"Python {version} does not match the assignment's {spec}", fix, expected=spec, observed=version)
 
 
 INSTALL_VERSIONS = "Install the versions the assignment asks for"

@@ -153,9 +153,9 @@ def jupyter(ctx: Context) -> Verdict:
         return failed(f"localhost:{port} accepted the connection, then closed it with no reply: the tunnel "
                       "runs, but nothing answers at the port it forwards to (ssh prints \"channel N: open "
                       "failed: connect failed\" in its terminal)",
-                      Fix.under(SERVER_GONE, ". On the login node, relaunch if needed, take the port from the URL "
-                                "it prints, then restart the tunnel with it:",
-                                [ctx.expectations.launch_script, _command(ctx)]),
+                      Fix.under(SERVER_GONE, f". On the login node, relaunch if needed "
+                                f"({ctx.expectations.launch_script}) and take the port from the URL it prints; "
+                                "then, on your computer, restart the tunnel with that port:", [_command(ctx)]),
                       observed="empty reply")
     if first.outcome == "timeout":
         return failed(f"localhost:{port} accepted the connection but sent nothing within "

@@ -46,8 +46,9 @@ def _key(shell: Shell, found: Optional[str]) -> Path:
 
 
 def _on_login_node(*args: str) -> str:
-    """The single file on the login node, where the shell is bash whatever the laptop runs."""
-    return " ".join(["python3", SINGLE_FILE, *args])
+    """The single file on the login node (bash there, whatever the laptop runs), reached with ssh
+    from the student's own shell."""
+    return f'ssh {USER_AT_HOST} "' + " ".join(["python3", SINGLE_FILE, *args]) + '"'
 
 
 USER_AT_HOST = f"<username>@{HOST}"
