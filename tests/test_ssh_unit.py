@@ -51,7 +51,7 @@ def test_key_under_a_name_ssh_never_tries(tmp_path, keyring) -> None:
     # The lines are written by a command (and shown in the text), not given as "commands".
     assert list(result.fix.commands) == [
         "printf '%s\\n' '' 'Host dsmlp-login.ucsd.edu' '    IdentityFile ~/.ssh/dsmlp_key' >> ~/.ssh/config"]
-    assert "Host dsmlp-login.ucsd.edu / IdentityFile ~/.ssh/dsmlp_key" in result.fix.text
+    assert 'the lines "Host dsmlp-login.ucsd.edu" and "IdentityFile ~/.ssh/dsmlp_key" to ~/.ssh/config' in result.fix.text
     # ... and once the config names it, ssh -G lists it and the check passes.
     (ssh / "config").write_text("Host dsmlp-login.ucsd.edu\n    IdentityFile ~/.ssh/dsmlp_key\n")
     os.chmod(ssh / "config", 0o600)

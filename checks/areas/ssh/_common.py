@@ -7,6 +7,10 @@ from pathlib import Path
 
 from ...context import Context
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Sequence
+
 DOCS = "lessons/ssh-keys.html"
 
 
@@ -24,3 +28,9 @@ def tighten(ctx: Context, path: Path, mode: int) -> None:
         return
     ctx.platform.chmod(path, before & mode)
     ctx.note_change(f"chmod {before & mode:04o} {path} (was {before:04o})")
+
+
+def lines_said(lines: Sequence[str]) -> str:
+    """Config lines as the fix text shows them beside the command that writes them."""
+    quoted = [f'"{line.strip()}"' for line in lines]
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1] if len(quoted) > 1 else quoted[0]

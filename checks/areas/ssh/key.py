@@ -11,7 +11,7 @@ from ...probes import acl, keys
 from ...probes.jupyter import cluster_user
 from ...probes.openssh import KeyChoice, key_choice, loadable_keys, ssh_version
 from ...registry import check
-from ._common import DOCS, home_rel, tighten
+from ._common import DOCS, home_rel, lines_said, tighten
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ def _key_fix_for_missing(ctx: Context, choice: KeyChoice) -> Tuple[str, Fix]:
         lines = [f"Host {host}", f"    IdentityFile {ctx.shell.config_path(other)}"]
         return (f"ssh tries none of its default key files, and never tries {home_rel(ctx, other)} "
                 "(it is not a default name)",
-                Fix.under(USE_THAT_KEY, f" ({host}): add these lines to ~/.ssh/config — " + " / ".join(
-                    x.strip() for x in lines) + ":", [ctx.shell.append_lines(ctx.home / ".ssh" / "config", lines)]))
+                Fix.under(USE_THAT_KEY, f" ({host}): this adds the lines {lines_said(lines)} to ~/.ssh/config:",
+                          [ctx.shell.append_lines(ctx.home / ".ssh" / "config", lines)]))
     return ("no private key: ssh has nothing to offer, so you will be asked for your password every time",
             Fix.under(MAKE_KEY, " (press Enter to accept the default file name; a passphrase is recommended):",
                       ["ssh-keygen -t ed25519"]))

@@ -12,7 +12,7 @@ from ...probes.jupyter import cluster_user
 from ...probes.openssh import loadable_keys, ssh_config, ssh_version
 from ...registry import check
 from ...tools.explain import PATTERNS, explain
-from ._common import DOCS, home_rel, tighten
+from ._common import DOCS, home_rel, lines_said, tighten
 
 CONFIG_PRIVATE = "Make the file writable only by you"
 TAKE_CONFIG_BACK = "Take the file back"
@@ -73,8 +73,8 @@ def config(ctx: Context) -> Verdict:
         host = ctx.expectations.login_host
         lines = [f"Host {host}", f"    User {want}", "Host *"]
         return warned(f"{rel} makes ssh log in to {host} as {cfg.user}, not {want}",
-                      Fix.under(SET_USER, f" (or type {want}@{host}): put these lines at the top of ~/.ssh/config, "
-                                "where ssh reads them first — " + " / ".join(x.strip() for x in lines) + ":",
+                      Fix.under(SET_USER, f" (or type {want}@{host}): this puts the lines {lines_said(lines)} at "
+                                "the top of ~/.ssh/config, where ssh reads them first:",
                                 shell.prepend_lines(path, lines)),
                       expected=want, observed=cfg.user, details=detail)
     return passed(f"{rel} is yours, only you can change it, and ssh reads it", details=detail)
@@ -121,14 +121,16 @@ def agent(ctx: Context) -> Verdict:
                      f"    IdentityFile {ctx.shell.config_path(key.path)}"]
             return warned(f"your key is in the agent, with {count - 1} others: servers stop after 6 tries "
                           "(\"Too many authentication failures\")",
-                          Fix.under(ONLY_THIS_KEY, ": add these lines to ~/.ssh/config — "
-                                    + " / ".join(x.strip() for x in lines) + ":",
+                          Fix.under(ONLY_THIS_KEY, f": this adds the lines {lines_said(lines)} to ~/.ssh/config:",
                                     [ctx.shell.append_lines(ctx.home / ".ssh" / "config", lines)]), observed=count)
         return passed("your passphrase-protected key is loaded in the agent", observed=fp)
     why = {1: "the agent holds no keys", 2: "no agent is running"}.get(proc.returncode or -1, proc.error or "")
     return warned(f"{home_rel(ctx, key.path)} has a passphrase and is not in an agent ({why or 'not listed'}): "
                   "ssh will ask for the passphrase every time", _agent_fix(ctx, key.path),
                   observed=why or "not loaded")
+
+
+KEYCHAIN_LINES = ("Host *", "    IgnoreUnknown UseKeychain", "    AddKeysToAgent yes", "    UseKeychain yes")
 
 
 def _agent_fix(ctx: Context, path: Path) -> Fix:
@@ -142,10 +144,11 @@ def _agent_fix(ctx: Context, path: Path) -> Fix:
         config = ctx.home / ".ssh" / "config"
         commands = [f"ssh-add --apple-use-keychain {shell.path(path)}"]
         if "usekeychain" not in (ctx.read_text(config) or "").lower():
-            commands.append(shell.append_lines(config, ["Host *", "    IgnoreUnknown UseKeychain",
-                                                        "    AddKeysToAgent yes", "    UseKeychain yes"]))
-        return Fix.under(KEYCHAIN, ", and let ssh take it from there after a restart (on macOS 11 and earlier, "
-                         "type ssh-add -K instead of ssh-add --apple-use-keychain):", commands)
+            commands.append(shell.append_lines(config, KEYCHAIN_LINES))
+        added = (f"; the second command adds the lines {lines_said(KEYCHAIN_LINES)} to ~/.ssh/config, so that "
+                 "ssh takes it from there after a restart" if len(commands) > 1 else "")
+        return Fix.under(KEYCHAIN, f" (on macOS 11 and earlier, type ssh-add -K instead of ssh-add "
+                         f"--apple-use-keychain){added}:", commands)
     return Fix.under(LOAD_AGENT, " (in each new terminal):", ['eval "$(ssh-agent -s)"', f"ssh-add {shell.path(path)}"])
 
 
