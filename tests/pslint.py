@@ -109,12 +109,9 @@ def tokenize(command: str) -> List[Token]:
             i += 1
         else:
             j = i
-            while j < len(command) and command[j] not in " \t|;<>(){}'\"":
+            while j < len(command) and command[j] not in " \t|;<>(){}'\"" and not command.startswith(("@{", "@("), j):
                 j += 1
-            word = command[i:j]
-            if j < len(command) and command[j] == "(" and word.endswith("]::" + word.rsplit("::", 1)[-1]):
-                pass  # [math]::Round( : a method call, the parenthesis opens its arguments
-            tokens.append(Token(word, "word"))
+            tokens.append(Token(command[i:j], "word"))
             i = j
     return tokens
 

@@ -439,6 +439,33 @@ def test_simulated_macos_laptop_fix_runs_in_zsh(name: str, tmp_path: Path, keyri
             os.kill(int(agent), signal.SIGTERM)
 
 
+LAPTOP_MATRIX = sorted(c for c in MATRIX if "laptop" in get(c).sides and c != "env.side")
+
+
+@pytest.mark.parametrize("check_id", LAPTOP_MATRIX)
+def test_every_laptop_failure_state_on_simulated_windows_and_macos(check_id: str, tmp_path: Path, keyring) -> None:
+    """Every laptop check's matrix failure state, reproducible here or not, on a fake Windows (no
+    Windows here) and on macOS's rules: Windows prints PowerShell 5.1 that passes the lint, macOS
+    prints POSIX commands (no PowerShell, no Windows programs)."""
+    for os_name in ("windows", "macos"):
+        folder = tmp_path / os_name
+        folder.mkdir()
+        ctx = MATRIX[check_id][1](folder, keyring)
+        ctx.side = "laptop"
+        ctx.platform = FakeWindowsPlatform() if os_name == "windows" else Platform("macos", uid=os.getuid())
+        state = STATES.get(check_id)
+        if os_name == "windows" and state is not None and state.windows:
+            state.windows(ctx)
+        result = run_check(ctx, check_id)
+        assert result.status in (Status.FAIL, Status.WARN) and result.fix is not None, (os_name, result.summary)
+        assert result.fix.heading in get(check_id).fixes
+        for command in result.fix.commands:
+            if os_name == "windows":
+                assert lint(command) == [], (check_id, command)
+            else:
+                assert not re.search(r"\$env:|icacls|Get-|Set-|Add-Content|py selfcheck|\bpy -m", command), command
+
+
 def test_macos_path_fix_makes_ssh_found(tmp_path: Path, stand_ins: Path) -> None:
     """ssh.client's macOS fix (PATH without /usr/bin), pasted into zsh and bash here, finds ssh again."""
     ctx = MATRIX["ssh.client"][1](tmp_path, {})

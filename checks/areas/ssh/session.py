@@ -46,7 +46,9 @@ def config(ctx: Context) -> Verdict:
             return failed(f"{rel} can be changed by {', '.join(acl.describe(s) for s in found.others)}: ssh stops "
                           "with \"Bad owner or permissions\"",
                           Fix.under(CONFIG_PRIVATE, " (one command, in PowerShell):", commands),
-                          observed={"others": list(found.others), "owner": found.owner or None})
+                          observed={"others": list(found.others), "owner": found.owner or None},
+                          details=["--fix does not change access lists on Windows: run the command above"]
+                          if ctx.options.fix else [])
     else:
         uid = ctx.platform.uid()
         if info.uid not in (0, uid):
