@@ -110,7 +110,7 @@ PATTERNS: Tuple[Pattern, ...] = (
         "Host key verification failed.",
         "ssh could not confirm the login host's identity: its key is not in known_hosts and ssh "
         "could not ask you, or it changed.",
-        "Connect once in a terminal and answer 'yes' after checking the fingerprint",
+        "Connect once in a terminal and answer yes after checking the fingerprint",
         lambda m, sh: (":", [f"ssh {USER_AT_HOST}"]),
         "ssh.login",
     ),

@@ -159,7 +159,7 @@ def _windows_openssh(ctx: Context) -> bool:
 CRLF_TO_LF = "Convert the line endings to Unix (LF)"
 ADD_NEWLINE = "Add the missing newline at the end of the key"
 REMOVE_BOM = "Remove the invisible mark at the start of the file"
-REMOVE_LEADING = "Remove what comes before -----BEGIN"
+REMOVE_LEADING = "Remove what comes before the BEGIN line"
 POINT_AT_PRIVATE = "This is not a private key: point ssh at the private half"
 MAKE_NEW_KEY = "Make a new key"
 
