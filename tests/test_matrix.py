@@ -122,7 +122,7 @@ def git_repo(tmp: Path, dirty: bool) -> Context:
 
 @pytest.fixture(scope="module")
 def jupyter(tmp_path_factory):
-    server = JupyterServer(free_port(), "/user/ana/", TOKEN, tmp_path_factory.mktemp("jp")).start()
+    server = JupyterServer("/user/ana/", TOKEN, tmp_path_factory.mktemp("jp")).start()
     yield server
     server.stop()
 

@@ -153,11 +153,8 @@ def test_gpu_verdicts(tmp_path, body, gpus, status, text) -> None:
 
 
 def test_a_hung_nvidia_smi_is_cut_off(tmp_path) -> None:
-    import time
-
-    started = time.monotonic()
+    # The fake sleeps 60 s; only the 10 s bound produces this verdict (bench/ measures the time).
     result = gpu_result(tmp_path, "exec sleep 60", 1)
-    assert time.monotonic() - started < 15
     assert result.status is Status.FAIL and "did not answer within 10 s" in result.summary
 
 
