@@ -176,3 +176,20 @@ def test_a_stale_or_broken_cache_is_never_used(tmp_path, monkeypatch) -> None:
     cache = folder / "__pycache__" / "methodology-1.toml.marshal"
     cache.write_bytes(b"\x00garbage")
     assert expectations.load().cpus == 4
+
+
+def test_list_and_explain_wrap_to_the_terminal_and_help_names_the_command_typed() -> None:
+    import os
+
+    env = {**os.environ, "COLUMNS": "60"}
+    listing = subprocess.run([sys.executable, "-m", "checks", "--list"], capture_output=True, text=True,
+                             timeout=60, env=env, cwd=str(ROOT))
+    assert listing.returncode == 0 and max(len(line) for line in listing.stdout.splitlines()) <= 60
+    said = subprocess.run([sys.executable, "-m", "checks", "explain", "Permission denied (publickey)"],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=str(ROOT))
+    prose = [ln for ln in said.stdout.splitlines() if not ln.startswith("      ")]  # commands are never wrapped
+    assert said.returncode == 0 and max(len(line) for line in prose) <= 60
+    assert "Confirm with: python3 -m checks --only ssh.key.present" in said.stdout
+    helped = subprocess.run([sys.executable, "-m", "checks", "--help"], capture_output=True, text=True,
+                            timeout=60, cwd=str(ROOT))
+    assert helped.stdout.startswith("usage: python3 -m checks ")

@@ -55,6 +55,8 @@ def test_pyz_runs_with_no_site_packages(tmp_path: Path) -> None:
 
     names = zipfile.ZipFile(pyz).namelist()
     assert "tomli/__init__.py" in names and "checks/assignments/methodology-1.toml" in names
+    helped = _run([sys.executable, "-S", str(pyz), "--help"], cwd=tmp_path)
+    assert helped.stdout.startswith("usage: python3 selfcheck.pyz ")  # the command the student typed
 
 
 def test_pyz_is_reproducible(tmp_path: Path) -> None:
