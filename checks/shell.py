@@ -45,11 +45,17 @@ class Invocation(Record):
     @classmethod
     def current(cls) -> "Invocation":
         """This process's invocation, read from sys.argv[0] and sys.executable."""
-        import os
         import sys
 
         argv0 = sys.argv[0] if sys.argv and isinstance(sys.argv[0], str) else ""
-        store = "windowsapps" in (sys.executable or "").lower()
+        return cls.of(argv0, sys.executable or "")
+
+    @classmethod
+    def of(cls, argv0: str, executable: str = "") -> "Invocation":
+        """The invocation that a program name (sys.argv[0]) and an interpreter path say."""
+        import os
+
+        store = "windowsapps" in executable.lower()
         base = os.path.basename(argv0).lower()
         if base.endswith(".pyz"):
             return cls("pyz", argv0, store)

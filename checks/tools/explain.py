@@ -6,7 +6,6 @@ is only matched against known messages; it is never echoed back unredacted.
 
 from __future__ import annotations
 
-import html as _html
 import re
 import sys
 from pathlib import Path
@@ -28,12 +27,16 @@ class Pattern(Record):
     """One known message: how to recognise it, what it means, what to do."""
 
     name: str
-    regex: "re.Pattern[str]"
+    source: str  # the regular expression, compiled on first use (importing this module stays cheap)
     example: str
     cause: str
     heading: str  # the fix's opening words, declared by the check that confirms it (ssh.login)
     fix: Callable[[Match[str], Shell], Tuple[str, List[str]]]  # (the rest of the fix's text, commands)
     check: str
+
+    @property
+    def regex(self) -> "re.Pattern[str]":
+        return re.compile(self.source)  # re keeps compiled patterns: compiled once
 
     def make_fix(self, match: Match[str], shell: Shell) -> Fix:
         rest, commands = self.fix(match, shell)
@@ -56,8 +59,8 @@ USER_AT_HOST = f"<username>@{HOST}"
 PATTERNS: Tuple[Pattern, ...] = (
     Pattern(
         "unprotected-key",
-        re.compile(r"UNPROTECTED PRIVATE KEY FILE|Permissions (?:0?[0-7]{3,4} )?for '([^']+)' are too open"
-                   r"|Load key \"([^\"]+)\": bad permissions"),
+        r"UNPROTECTED PRIVATE KEY FILE|Permissions (?:0?[0-7]{3,4} )?for '([^']+)' are too open"
+                   r"|Load key \"([^\"]+)\": bad permissions",
         "WARNING: UNPROTECTED PRIVATE KEY FILE!",
         "Your private key can be read by other users of your computer, so ssh refuses to use it.",
         "Make the key readable only by you",
@@ -66,7 +69,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "bad-config-permissions",
-        re.compile(r"Bad owner or permissions on (\S.*?)\r?$", re.M),
+        r"(?m)Bad owner or permissions on (\S.*?)\r?$",
         "Bad owner or permissions on /home/you/.ssh/config",
         "Someone other than you can change this ssh file (or it is not yours), so ssh refuses to read it.",
         "Make the file writable only by you",
@@ -75,7 +78,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "invalid-key-format",
-        re.compile(r"Load key \"([^\"]+)\": (?:invalid format|error in libcrypto)|error in libcrypto"),
+        r"Load key \"([^\"]+)\": (?:invalid format|error in libcrypto)|error in libcrypto",
         'Load key "/home/you/.ssh/id_ed25519": invalid format',
         "ssh cannot read the private key file: it has Windows line endings (CRLF), is a PuTTY .ppk "
         "key, lost its last newline, or is not a private key at all.",
@@ -85,7 +88,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "publickey-denied",
-        re.compile(r"Permission denied \((?:[a-z-]+,)*publickey(?:,[a-z-]+)*\)"),
+        r"Permission denied \((?:[a-z-]+,)*publickey(?:,[a-z-]+)*\)",
         f"user@{HOST}: Permission denied (publickey).",
         "The server accepted none of the keys your ssh offered: the public key is not in "
         "~/.ssh/authorized_keys on the login node, the user name is wrong, or ssh never offered "
@@ -96,7 +99,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "host-key-changed",
-        re.compile(r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for (\S+) has changed"),
+        r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for (\S+) has changed",
         "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!",
         "The login host's key is not the one your computer remembers. Usually the cluster was "
         "rebuilt; it could also be someone in the middle. Check the course announcements first.",
@@ -106,7 +109,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "host-key-verification",
-        re.compile(r"Host key verification failed"),
+        r"Host key verification failed",
         "Host key verification failed.",
         "ssh could not confirm the login host's identity: its key is not in known_hosts and ssh "
         "could not ask you, or it changed.",
@@ -116,7 +119,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "timed-out",
-        re.compile(r"connect to host (\S+) port (\d+): (?:Connection|Operation) timed out|Connection timed out"),
+        r"connect to host (\S+) port (\d+): (?:Connection|Operation) timed out|Connection timed out",
         f"ssh: connect to host {HOST} port 22: Connection timed out",
         "Your computer cannot reach the login host at all: the network blocks SSH (some public "
         "Wi-Fi does), you are offline, or the host is down.",
@@ -126,7 +129,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "unresolved-host",
-        re.compile(r"Could not resolve hostname ([^:\s]+)"),
+        r"Could not resolve hostname ([^:\s]+)",
         "ssh: Could not resolve hostname dsmlp-login: Name or service not known",
         "The host name is misspelled or incomplete (the full name ends in .ucsd.edu), or you are offline.",
         "Use the login host's full name",
@@ -135,7 +138,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "ssh-refused",
-        re.compile(r"connect to host (\S+) port (\d+): Connection refused"),
+        r"connect to host (\S+) port (\d+): Connection refused",
         f"ssh: connect to host {HOST} port 22: Connection refused",
         "The host answered but nothing accepts SSH on that port: a wrong host or port, or the service is down.",
         "Check the host name and use the default port",
@@ -144,7 +147,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "channel-prohibited",
-        re.compile(r"open failed: administratively prohibited"),
+        r"open failed: administratively prohibited",
         "channel 2: open failed: administratively prohibited: open failed",
         "The server forbids port forwarding for this key: its line in authorized_keys carries "
         "'restrict' or 'no-port-forwarding'.",
@@ -154,7 +157,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "channel-connect-failed",
-        re.compile(r"channel (\d+): open failed: connect failed: ([^\r\n]+)"),
+        r"channel (\d+): open failed: connect failed: ([^\r\n]+)",
         "channel 2: open failed: connect failed: Connection refused",
         "The tunnel itself works, but nothing answers at the port it forwards to: the port in your "
         "ssh -L command is not your server's, or your server has stopped. It is printed in the "
@@ -165,8 +168,8 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "local-port-busy",
-        re.compile(r"bind \[?([^\]\s]*)\]?:(\d+): Address already in use|cannot listen to port: (\d+)"
-                   r"|Could not request local forwarding"),
+        r"bind \[?([^\]\s]*)\]?:(\d+): Address already in use|cannot listen to port: (\d+)"
+                   r"|Could not request local forwarding",
         "bind [127.0.0.1]:8889: Address already in use",
         "Something on your computer already uses the local port: an older tunnel still running, "
         "or a Jupyter of your own.",
@@ -176,7 +179,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "too-many-auth",
-        re.compile(r"Too many authentication failures"),
+        r"Too many authentication failures",
         "Received disconnect from host: Too many authentication failures",
         "Your ssh agent offered so many keys that the server gave up before reaching the right one.",
         "Offer only the key meant for this host",
@@ -185,7 +188,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "no-mutual-algorithm",
-        re.compile(r"no mutual signature algorithm|no matching host key type found"),
+        r"no mutual signature algorithm|no matching host key type found",
         "send_pubkey_test: no mutual signature algorithm",
         "Your key or client uses an algorithm the other side no longer accepts (an old RSA or DSA key).",
         "Make a modern key and install it on the login node",
@@ -196,7 +199,7 @@ PATTERNS: Tuple[Pattern, ...] = (
     ),
     Pattern(
         "jupyter-invalid-token",
-        re.compile(r"Invalid credentials|403 Forbidden|'_xsrf' argument missing"),
+        r"Invalid credentials|403 Forbidden|'_xsrf' argument missing",
         "Invalid credentials",
         "Jupyter did not accept the token: it is from an older launch, was copied partly, or "
         "another Jupyter (your own) holds the local port.",
@@ -220,19 +223,34 @@ class Explanation(Record):
     selfcheck: str = "python3 selfcheck.pyz"  # how the checker is started here
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, columns: int = 0) -> str:
+        """Plain text, prose wrapped to `columns` (0: not wrapped; commands never are: they are pasted)."""
+        import textwrap
+
+        run = self.selfcheck
         if not self.matches:
             return ("That message is not one the self-check knows. Run the checks to find what is wrong:\n"
-                    f"    {self.selfcheck}\n")
+                    f"    {run}\n")
+
+        def prose(text: str) -> List[str]:
+            if not columns:
+                return ["  " + text]
+            return textwrap.wrap(text, max(40, columns), initial_indent="  ", subsequent_indent="    ")
+
         lines = []
         for m in self.matches:
             lines.append(f"{m.pattern.example}")
-            lines.append(f"  Cause: {m.pattern.cause}")
-            lines.append(f"  Fix: {m.fix.text}")
+            lines += prose(f"Cause: {m.pattern.cause}")
+            lines += prose(f"Fix: {m.fix.text}")
             lines += [f"      {c}" for c in m.fix.commands]
-            lines.append(f"  Confirm with: {self.selfcheck} --only {m.pattern.check}")
+            lines.append(f"  Confirm with: {run} --only {m.pattern.check}")
         return self.redact("\n".join(lines)) + "\n"
 
     def _repr_html_(self) -> str:
+        import html as _html
+
         if not self.matches:
             return "<p>That message is not one the self-check knows. Run <code>checks.run()</code>.</p>"
 
@@ -279,5 +297,7 @@ def main(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return 2
         text = sys.stdin.read(1 << 20)
     result = explain(text)
-    stdout.write(for_stream(str(result), stdout))
+    from ..render import wrap_width
+
+    stdout.write(for_stream(result.text(wrap_width(stdout)), stdout))
     return 0 if result.matches else 1
