@@ -42,7 +42,7 @@ from conftest import IN_CI, ROOT
 from fakes import STUDENT_SID, FakeWindowsPlatform
 from helpers import make_ctx
 from pslint import lint
-from test_matrix import MATRIX, URL, ak, git_repo, laptop, pub, smi, ssh_home, tunnel_ctx
+from test_matrix import MATRIX, URL, ak, git_repo, laptop, pub, ssh_home, tunnel_ctx
 
 from checks import expectations
 from checks.context import Context
@@ -136,7 +136,7 @@ def _git(tmp: Path, state: str) -> Context:
 
 
 def _hidden_gpus(tmp: Path, keys: dict) -> Context:
-    ctx = smi(tmp, "echo '0, NVIDIA A100-SXM4-40GB, 40960'", 1)
+    ctx = MATRIX["resources.gpus"][0](tmp, keys)  # the matrix's server with one GPU (a stand-in nvidia-smi)
     ctx.env = {**ctx.env, "CUDA_VISIBLE_DEVICES": ""}
     return ctx
 
@@ -212,18 +212,21 @@ NOT_REPRODUCIBLE = {
     "resources.memory": "the fix relaunches the server on the cluster",
     "resources.gpus": "the fix relaunches the server on the cluster (the CUDA_VISIBLE_DEVICES state is proven)",
     "resources.disk": "the fix lists what is largest; what to delete is the student's choice (the listing runs)",
-    "tunnel.local_port": "the fix starts a tunnel through the login host",
-    "tunnel.jupyter": "the fix starts a tunnel through the login host",
-    "tunnel.user": "the fix starts a tunnel through the login host",
+    "tunnel.jupyter": "the fix restarts the tunnel after the student stops the old one (Ctrl+C) and relaunches",
+    "tunnel.user": "the fix restarts the tunnel after the student stops the old one (Ctrl+C)",
     "tunnel.token": "the fix runs the checks with the URL of the latest launch on the cluster",
     "tunnel.server": "the fix starts Jupyter with the cluster's launch script",
 }
 
 
+# Proven against a real sshd playing the login host (test_tunnel_fix_through_a_real_login_host).
+PROVEN_THROUGH_LOGIN_HOST = {"tunnel.local_port"}
+
+
 def test_every_matrix_failure_state_is_proven_or_says_why_not() -> None:
     matrix_states = set(MATRIX) | {"tunnel.local_port", "tunnel.jupyter", "tunnel.user", "tunnel.token",
                                    "tunnel.server"}
-    proven = {name for name in STATES if name in MATRIX}
+    proven = {name for name in STATES if name in MATRIX} | PROVEN_THROUGH_LOGIN_HOST
     assert proven | set(NOT_REPRODUCIBLE) == matrix_states and not proven & set(NOT_REPRODUCIBLE)
 
 
@@ -549,3 +552,66 @@ def test_the_lint_catches_what_bash_habits_bring() -> None:
             assert found == [], (command, found)
     assert lint('Get-Content -Path "$HOME\\.ssh\\id_ed25519.pub" | ssh ana@host "umask 077; mkdir -p ~/.ssh && '
                 "tr -d '\\r' >> ~/.ssh/authorized_keys\"") == []
+
+
+# -- through a real login host ---------------------------------------------------------------------
+
+
+def test_tunnel_fix_through_a_real_login_host(sshd, user, keyring, tmp_path: Path) -> None:
+    """tunnel.local_port's fix (start the tunnel), pasted into bash as the student (a throwaway user
+    whose ~/.ssh/config adds only the name resolution the test needs: dsmlp-login.ucsd.edu is the
+    real sshd on loopback), against a real Jupyter Server under /user/<name>/. Then every tunnel
+    check passes."""
+    from jupyter_helpers import JupyterServer
+    from realssh import Home, free_port, wait_port
+
+    token = "ab" * 32
+    server = JupyterServer(f"/user/{user.name}/", token, tmp_path / "jupyter").start()
+    shell = None
+    try:
+        user.reset_home()
+        home = Home(user, keyring)
+        home.standard()
+        home.put(".ssh/config", (f"Host dsmlp-login.ucsd.edu\n    HostName 127.0.0.1\n    Port {sshd.port}\n"
+                                 "    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n"
+                                 "    BatchMode yes\n").encode(), 0o600)
+        local = free_port()
+        url = f"http://dsmlp-login.ucsd.edu:{server.port}/user/{user.name}/?token={token}"
+        ctx = make_ctx(tmp_path, side="laptop", exp=expectations.load().replace(local_port=local), url=url,
+                       timeout=2.0)
+        ctx.procfs = Path("/proc")  # the real one: which process holds the port
+        ctx.secret(token)
+        before = run_check(ctx, "tunnel.local_port")
+        assert before.status is Status.FAIL and before.fix.heading == "Start the tunnel in a second terminal " \
+            "on your computer and leave it running"
+        assert list(before.fix.commands) == [f"ssh -N -L {local}:127.0.0.1:{server.port} "
+                                             f"{user.name}@dsmlp-login.ucsd.edu"]
+        # The second terminal: an interactive bash, as the student, that the tunnel keeps busy.
+        shell = subprocess.Popen(["bash", "--noprofile", "--norc", "-i"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, user=user.uid, group=user.gid,
+                                 extra_groups=[], cwd=str(user.home), start_new_session=True,
+                                 env={"HOME": str(user.home), "USER": user.name, "PATH": "/usr/bin:/bin"})
+        assert shell.stdin is not None
+        shell.stdin.write((before.fix.commands[0] + "\n").encode())
+        shell.stdin.flush()
+        assert wait_port(local, timeout=30, proc=shell), "the pasted tunnel did not start"
+        from checks.registry import select
+
+        ctx._memo.clear()
+        results = {r.id: r for r in run_specs(ctx, select(["tunnel"])).results}
+        assert {k: r.status for k, r in results.items() if k != "tunnel.server"} == {
+            "tunnel.url": Status.PASS, "tunnel.local_port": Status.PASS, "tunnel.jupyter": Status.PASS,
+            "tunnel.user": Status.PASS, "tunnel.token": Status.PASS}, {k: r.summary for k, r in results.items()}
+    finally:
+        if shell is not None and shell.poll() is None:
+            # The terminal closes: SIGHUP to the group we started (the shell and the pasted tunnel);
+            # an interactive bash ignores SIGTERM.
+            os.killpg(shell.pid, signal.SIGHUP)
+            try:
+                shell.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(shell.pid, signal.SIGKILL)
+                shell.wait(timeout=15)
+        if shell is not None and shell.stderr is not None:
+            shell.stderr.close()
+        server.stop()
