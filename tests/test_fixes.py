@@ -615,3 +615,14 @@ def test_tunnel_fix_through_a_real_login_host(sshd, user, keyring, tmp_path: Pat
         if shell is not None and shell.stderr is not None:
             shell.stderr.close()
         server.stop()
+
+
+def test_an_undeclared_fix_is_caught(declared_fixes_only: List[str]) -> None:
+    """The session-wide guard (conftest.declared_fixes_only) sees a fix its check does not declare."""
+    from checks.model import Fix, failed
+
+    spec = get("env.python").replace(func=lambda ctx: failed("x", Fix("Do something else:", ["true"])))
+    before = len(declared_fixes_only)
+    run_specs(make_ctx(), [spec])
+    assert declared_fixes_only[before:] == ["env.python: 'Do something else:'"]
+    del declared_fixes_only[before:]  # caught: not a failure of the session
