@@ -15,6 +15,7 @@ AREA_TITLES = {"env": "Where you are and your environment", "ssh": "SSH keys and
                "git": "Keeping code in sync"}
 SIDES = ("laptop", "jumpbox", "server")
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+_TRAILING_COMMENT = re.compile(r"\s+#\s+([^'\"#\n]+?)\s*$")
 _POWERSHELL = re.compile(r"\$env:|\$HOME\\|\bGet-[A-Z]|\bSet-[A-Z]|\bicacls\b|\bfindstr\b|\btaskkill\b")
 
 
@@ -41,10 +42,19 @@ def cell(markdown: str) -> str:
 
 
 def command_block(command: str, indent: str = "") -> List[str]:
-    """One command in its own fenced block: one copy button, one runnable thing."""
+    """One command in its own fenced block: one copy button, one runnable thing.
+
+    A trailing `# note` (e.g. "# Windows") becomes a label above the block: pasted into zsh,
+    where interactive comments are off, it would turn into arguments.
+    """
+    lines: List[str] = []
+    note = _TRAILING_COMMENT.search(command)
+    if note:
+        command = command[:note.start()]
+        lines += [f"{indent}{text(note.group(1))}:", ""]
     fence = "`" * max(3, max((len(run) + 1 for run in re.findall(r"`+", command)), default=0))
     lang = "powershell" if _POWERSHELL.search(command) else "bash"
-    return [f"{indent}{fence}{lang}", *(f"{indent}{line}" for line in command.splitlines()), f"{indent}{fence}"]
+    return lines + [f"{indent}{fence}{lang}", *(f"{indent}{line}" for line in command.splitlines()), f"{indent}{fence}"]
 
 
 def fix_parts(fix: Any) -> Tuple[str, Tuple[str, ...]]:
