@@ -2,7 +2,6 @@
 
 - ``{selfcheck-troubleshooting}``: the messages ``selfcheck explain`` knows, with their fix commands,
   then every check grouped by area, with a short table per area and every fix it can suggest.
-- ``{selfcheck-explain-table}``: the same messages as one short table.
 - ``{expectations-table}`` (option ``:assignment: ID``) and ``{expectations-schema}``.
 - ``{course-help}``: where students ask for help, from ``course_help_url`` in ``_config.yml``.
 - The self-check tables stored in the notebooks get real "Read more" links (absolute when
@@ -54,11 +53,6 @@ class _MarkdownDirective(SphinxDirective):
 class SelfcheckTroubleshooting(_MarkdownDirective):
     def markdown(self) -> str:
         return pages.troubleshooting_markdown()
-
-
-class SelfcheckExplainTable(_MarkdownDirective):
-    def markdown(self) -> str:
-        return pages.explain_table_markdown()
 
 
 class ExpectationsTable(_MarkdownDirective):
@@ -161,7 +155,6 @@ def _dedupe_inline_scripts(app: Sphinx, exception: Optional[Exception]) -> None:
 def setup(app: Sphinx) -> dict:
     app.add_config_value("course_help_url", "", "env")
     app.add_directive("selfcheck-troubleshooting", SelfcheckTroubleshooting)
-    app.add_directive("selfcheck-explain-table", SelfcheckExplainTable)
     app.add_directive("expectations-table", ExpectationsTable)
     app.add_directive("expectations-schema", ExpectationsSchema)
     app.add_directive("course-help", CourseHelp)

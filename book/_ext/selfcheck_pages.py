@@ -8,7 +8,7 @@ Only `checks.registry`, `checks.explainer.PATTERNS` and `checks.expectations` ar
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 AREA_TITLES = {"env": "Where you are and your environment", "ssh": "SSH keys and configuration",
                "tunnel": "The Jupyter tunnel (port forward)", "resources": "Server resources",
@@ -202,17 +202,3 @@ def schema_markdown() -> str:
     rows += [f"| {cell(code(key))} | {cell(text(what))} | {'yes' if required else 'no'} |"
              for key, what, required in schema_rows()]
     return "\n".join(rows)
-
-
-def explain_table_markdown() -> str:
-    """The messages `explain` recognises, as one table (kept for pages that want the short form)."""
-    rows = ["| When you see | It means | Confirm with |", "|---|---|---|"]
-    for pattern, _, _ in explained():
-        rows.append(f"| {cell(code(pattern.example))} | {cell(text(pattern.cause))} | {cell(code(pattern.check))} |")
-    return "\n".join(rows)
-
-
-def all_messages() -> Iterable[Any]:
-    from checks.explainer import PATTERNS
-
-    return PATTERNS
