@@ -111,7 +111,8 @@ def _read_more_links(app: Sphinx, doctree: nodes.document, docname: str) -> None
 
 def _static_files(app: Sphinx, config: Config) -> None:
     """The book's own CSS and scripts (book/_static), wherever the book is built from."""
-    config.html_static_path = list(config.html_static_path) + [str(STATIC)]
+    if STATIC.is_dir():
+        config.html_static_path = list(config.html_static_path) + [str(STATIC)]
 
 
 def _write_pyz(app: Sphinx, exception: Optional[Exception]) -> None:
