@@ -28,6 +28,7 @@ pytestmark = pytest.mark.slow
 PLACEHOLDERS = {
     "<the URL the launch script printed>": "http://dsmlp-login.ucsd.edu:12733/user/jdoe/?token=" + "0" * 64,
     "<the URL your launch printed>": "http://dsmlp-login.ucsd.edu:12733/user/jdoe/?token=" + "0" * 64,
+    "<the URL>": "http://dsmlp-login.ucsd.edu:12733/user/jdoe/?token=" + "0" * 64,
     "<the message>": "Permission denied (publickey).",
     "<username>": "jdoe",
     "<port>": "12733",
@@ -61,8 +62,12 @@ def single_file_commands(built_book: Path) -> Dict[str, str]:
         if lang not in ("bash", "shell", "console", "zsh"):
             continue
         for line in text.splitlines():
-            if "selfcheck.pyz" in line and not line.lstrip().startswith(("scp ", "curl ", "wget ")):
-                commands[line.strip()] = page
+            line = line.strip()
+            remote = re.fullmatch(r'ssh \S+ "((?:python3|py) selfcheck\.pyz[^"]*)"', line)
+            if remote:  # run on the login node through ssh: the quoted command is what its shell gets
+                line = remote.group(1)
+            if line.startswith(("python3 selfcheck.pyz", "py selfcheck.pyz")):
+                commands[line] = page
     return commands
 
 

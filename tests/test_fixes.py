@@ -525,7 +525,7 @@ def test_explain_fixes_lint_as_powershell(tmp_path: Path) -> None:
     for pattern in PATTERNS:
         match = pattern.regex.search(pattern.example)
         assert match, pattern.name
-        for command in pattern.make_fix(match, shell).commands:
+        for command in pattern.fix(match, shell).commands:
             assert lint(command) == [], (pattern.name, command)
 
 

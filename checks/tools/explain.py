@@ -31,15 +31,16 @@ class Pattern(Record):
     example: str
     cause: str
     heading: str  # the fix's opening words, declared by the check that confirms it (ssh.login)
-    fix: Callable[[Match[str], Shell], Tuple[str, List[str]]]  # (the rest of the fix's text, commands)
+    build: Callable[[Match[str], Shell], Tuple[str, List[str]]]  # (the rest of the fix's text, commands)
     check: str
 
     @property
     def regex(self) -> "re.Pattern[str]":
         return re.compile(self.source)  # re keeps compiled patterns: compiled once
 
-    def make_fix(self, match: Match[str], shell: Shell) -> Fix:
-        rest, commands = self.fix(match, shell)
+    def fix(self, match: Match[str], shell: Optional[Shell] = None) -> Fix:
+        """The fix for this match, written for `shell` (bash/zsh from the home, by default: the book's form)."""
+        rest, commands = self.build(match, shell or Shell(Path.home()))
         return Fix.under(self.heading, rest, commands)
 
 
@@ -275,7 +276,7 @@ def explain(text: str, shell: Optional[Shell] = None) -> Explanation:
     for pattern in PATTERNS:
         m = pattern.regex.search(text)
         if m:
-            found.append(Match_(pattern, pattern.make_fix(m, shell)))
+            found.append(Match_(pattern, pattern.fix(m, shell)))
     return Explanation(tuple(found), Redactor(), shell.selfcheck())
 
 
