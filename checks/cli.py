@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="time bound for each network probe (default: 3)")
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print one JSON report (the one you submit)")
+    out.add_argument("--output", metavar="FILE",
+                     help="write the report (JSON with --json) to FILE, in UTF-8, and show the results here "
+                          "(use this rather than '> FILE', which PowerShell writes in UTF-16)")
     out.add_argument("-v", "--verbose", action="store_true", help="show expected and observed values and details")
     out.add_argument("--fix", action="store_true",
                      help="tighten file permissions that ssh refuses (never creates, moves or deletes a key)")
@@ -96,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None,
          stderr: Optional[TextIO] = None) -> int:
     """Run the command line; returns the exit status."""
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
+    stdout = stdout or _tolerant(sys.stdout)
+    stderr = stderr or _tolerant(sys.stderr)
     args: List[str] = list(sys.argv[1:] if argv is None else argv)
     try:
         if args and args[0] == "explain":
@@ -112,6 +115,18 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None,
     except KeyboardInterrupt:
         stderr.write("interrupted\n")
         return 130
+
+
+def _tolerant(stream: TextIO) -> TextIO:
+    """The console stream, set never to raise for a character its code page lacks (Windows' cp1252
+    has no "✓"): the views choose ASCII for such a stream, and anything left is replaced."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="replace")
+        except (ValueError, OSError):  # a stream already written to, or closed
+            pass
+    return stream
 
 
 def _run(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
@@ -131,7 +146,7 @@ def _run(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
         stderr.write("selfcheck: give --assignment or --expectations, not both\n")
         return EXIT_USAGE
     if ns.list:
-        stdout.write(_listing(all_checks(), render.wrap_width(stdout)))
+        stdout.write(render.for_stream(_listing(all_checks(), render.wrap_width(stdout)), stdout))
         return EXIT_OK
     only = [s.strip() for s in ns.only.split(",")] if ns.only else None
     if only:
@@ -152,13 +167,32 @@ def _run(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
         stderr.write(f"selfcheck: {exc}\n")
         return EXIT_USAGE
     report = runner.run(ctx, only)
-    if ns.json:
+    if ns.output:
+        document = render.json_text(report) if ns.json else render.text(report, verbose=ns.verbose)
+        problem = _write(ns.output, document)
+        if problem:
+            stderr.write(f"selfcheck: --output {ns.output}: {problem}\n")
+            return EXIT_USAGE
+    if ns.json and not ns.output:
         stdout.write(render.json_text(report))
         for change in ctx.changes:  # stdout holds only the JSON document
-            stderr.write(f"changed: {ctx.redactor(change)}\n")
+            stderr.write(render.for_stream(f"changed: {ctx.redactor(change)}\n", stderr))
     else:
         stdout.write(render.text(report, color=render.use_color(stdout), ascii_only=not render.can_encode(stdout),
                                  verbose=ns.verbose))
         for change in ctx.changes:
-            stdout.write(f"changed: {ctx.redactor(change)}\n")
+            stdout.write(render.for_stream(f"changed: {ctx.redactor(change)}\n", stdout))
+        if ns.output:
+            what = "JSON report" if ns.json else "report"
+            stdout.write(render.for_stream(f"The {what} is in {ns.output} (UTF-8).\n", stdout))
     return report.exit_code
+
+
+def _write(name: str, document: str) -> str:
+    """Write a report file in UTF-8 whatever the console's code page; "" or why it could not be."""
+    try:
+        with open(name, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(document)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""

@@ -17,6 +17,7 @@ from ._record import Factory, Record
 from .expectations import Expectations
 from .platform import Platform
 from .redact import Redactor
+from .shell import Invocation, Shell, for_platform
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class Context(Record, frozen=False):
     clock: Callable[[], float] = time.time
     redactor: Redactor = Factory(factory=Redactor)
     changes: List[str] = Factory(factory=list)  # what --fix did, in order
+    invocation: Invocation = Factory(factory=Invocation.current)  # how the checker was started
     _hidden = ("disk_usage", "net")
 
     def __post_init__(self) -> None:
@@ -111,6 +113,11 @@ class Context(Record, frozen=False):
             from .probes import net
 
             self.net = net
+
+    @property
+    def shell(self) -> Shell:
+        """The student's shell here, which every printed command is written for."""
+        return for_platform(self.platform.is_windows, self.home, self.invocation, self.root)
 
     # -- shared probes ---------------------------------------------------------------------
 

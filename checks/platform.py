@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 from ._record import Record
-from .probes.acl import Ace, parse_icacls
+from .probes.acl import Acl, AclError, parse_sddl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Optional, Tuple
+    from typing import Optional, Tuple
 
 LINUX, MACOS, WINDOWS = "linux", "macos", "windows"
 
@@ -51,6 +51,7 @@ class Platform:
                 name = LINUX
         self.name = name
         self._uid = uid  # tests check another user's files as that user
+        self._user_sid: Optional[str] = None
 
     @classmethod
     def current(cls) -> "Platform":
@@ -114,18 +115,37 @@ class Platform:
 
     # -- Windows ---------------------------------------------------------------------------
 
-    def acl(self, path: Path) -> Tuple[Optional[str], List[Ace]]:
-        """The owner and allow entries of a file's access list (Windows only)."""
-        proc = subprocess.run(["icacls", str(path)], capture_output=True, text=True, timeout=10,
-                              errors="replace")
-        return None, parse_icacls(proc.stdout, str(path))
+    def acl(self, path: Path) -> Optional[Acl]:
+        """A file's owner and access list, by SID (Windows only); None when they cannot be read."""
+        sid, sddl = self._powershell_acl(path)
+        if sid and self._user_sid is None:
+            self._user_sid = sid
+        return parse_sddl(sddl) if sddl else None
 
-    def current_user_principal(self) -> str:
-        domain = os.environ.get("USERDOMAIN", "")
-        user = os.environ.get("USERNAME", self.user_name())
-        return f"{domain}\\{user}" if domain else user
+    def user_sid(self) -> str:
+        """The SID of the account running the checker (Windows only)."""
+        if self._user_sid is None:
+            sid, _ = self._powershell_acl(None)
+            self._user_sid = sid
+        return self._user_sid or ""
+
+    def _powershell_acl(self, path: Optional[Path]) -> Tuple[str, str]:
+        """(the user's SID, the file's SDDL) from one PowerShell run. The path travels in an
+        environment variable, never inside the command text."""
+        script = "[Security.Principal.WindowsIdentity]::GetCurrent().User.Value"
+        if path is not None:
+            script += "; (Get-Acl -LiteralPath $env:SELFCHECK_ACL_PATH).Sddl"
+        env = dict(os.environ, SELFCHECK_ACL_PATH=str(path or ""))
+        try:
+            proc = subprocess.run(["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", script],
+                                  capture_output=True, text=True, timeout=15, errors="replace", env=env,
+                                  stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            return "", ""
+        lines = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+        sid = lines[0] if lines and lines[0].startswith("S-1-") else ""
+        sddl = next((line for line in lines[1:] if line.startswith(("O:", "G:", "D:"))), "")
+        return sid, sddl
 
 
-# Principals Win32-OpenSSH accepts besides the user (w32-sshfileperm.c).
-
-
+__all__ = ["Platform", "FileInfo", "Acl", "AclError", "LINUX", "MACOS", "WINDOWS"]

@@ -86,9 +86,29 @@ def text(report: Report, *, color: bool = False, ascii_only: bool = False, verbo
             lines.append(f"{pad}Read more: {docs_url}{result.docs}")
     lines.append(footer(report))
     out = redact("\n".join(lines)) + "\n"
-    if ascii_only:
-        out = out.replace("—", "-").encode("ascii", "replace").decode("ascii")
-    return out
+    return to_ascii(out) if ascii_only else out
+
+
+# Characters our own texts use, spelled in ASCII for a console that cannot show them.
+_ASCII = str.maketrans({"—": "-", "–": "-", "→": "->", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...",
+                        "≥": ">=", "≤": "<=", "×": "x", "⁹": "^9", "³": "^3", "⁰": "^0", "\u00a0": " "})
+
+
+def to_ascii(text: str) -> str:
+    """The text in ASCII: our typographic characters spelled out, anything else as "?"."""
+    return text.translate(_ASCII).encode("ascii", "replace").decode("ascii")
+
+
+def for_stream(text: str, stream: Any) -> str:
+    """The text as `stream` can show it (ASCII when its encoding lacks a character)."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return to_ascii(text)
+    except LookupError:
+        pass
+    return text
 
 
 def _plain(value: Any) -> str:
@@ -137,7 +157,8 @@ def json_text(report: Report) -> str:
     import json
 
     redact = Redactor(report.secrets)
-    return redact(json.dumps(report_dict(report), sort_keys=True, indent=2, ensure_ascii=False)) + "\n"
+    # ASCII (non-ASCII characters as \\u escapes): the file survives any code page and editor.
+    return redact(json.dumps(report_dict(report), sort_keys=True, indent=2, ensure_ascii=True)) + "\n"
 
 
 _CSS = (

@@ -55,7 +55,7 @@ def test_pyz_runs_with_no_site_packages(tmp_path: Path) -> None:
 
     names = zipfile.ZipFile(pyz).namelist()
     assert "tomli/__init__.py" in names and "checks/assignments/methodology-1.toml" in names
-    helped = _run([sys.executable, "-S", str(pyz), "--help"], cwd=tmp_path)
+    helped = _run([sys.executable, "-S", "selfcheck.pyz", "--help"], cwd=tmp_path)
     assert helped.stdout.startswith("usage: python3 selfcheck.pyz ")  # the command the student typed
 
 

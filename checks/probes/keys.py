@@ -177,7 +177,13 @@ def _classify(path: Path, handle: BinaryIO, first: bytes) -> KeyFile:
     if line.startswith(b"\xef\xbb\xbf"):
         problems.append("bom")
         line = line[3:]
-    if line[:1] in (b" ", b"\t") or (line.strip() and line[:1] in (b"\r", b"\n")):
+    blank = 0
+    while not line.strip() and blank < 64:  # blank lines before the armour (a paste from a page)
+        following = handle.readline(MAX_LINE)
+        if not following:
+            break
+        line, blank = following, blank + 1
+    if blank or line[:1] in (b" ", b"\t") or (line.strip() and line[:1] in (b"\r", b"\n")):
         problems.append("leading-space")
     if line.endswith(b"\r\n") or (line.endswith(b"\r") and b"\n" not in line):
         problems.append("crlf")
@@ -211,7 +217,10 @@ def _classify(path: Path, handle: BinaryIO, first: bytes) -> KeyFile:
 def _read_openssh(path: Path, handle: BinaryIO, problems: List[str]) -> KeyFile:
     """Decode OpenSSH's format only up to the public key blob (PROTOCOL.key)."""
     handle.seek(0)
-    handle.readline(MAX_LINE)  # the armour line
+    for _ in range(66):  # up to the armour line (blank lines may come before it)
+        armour = handle.readline(MAX_LINE)
+        if not armour or OPENSSH_BEGIN in armour:
+            break
     text = b""
     data = b""
 
