@@ -144,3 +144,34 @@ def test_without_an_address_or_a_file_every_cell_says_what_to_do(bare_kernel, tm
     texts = _run(Path(notebook))
     assert texts and all("No self-checks found: download selfcheck.pyz from the book" in t for t in texts)
     assert not (bare_kernel["home"] / "selfcheck.pyz").exists()
+
+
+def _commands_in(page: str, anchor: str, until: str) -> List[str]:
+    """The text of each code block in a page's section, as a student's copy button gives it."""
+    import html
+    import re
+
+    section = page[page.index(f'id="{anchor}"'):]
+    section = section[:section.index(f'id="{until}"')] if f'id="{until}"' in section else section
+    return [html.unescape(re.sub(r"<[^>]+>", "", block)).strip()
+            for block in re.findall(r"<pre>(.*?)</pre>", section, re.S)]
+
+
+def test_the_login_node_command_from_the_book_fetches_the_single_file(site: Site, tmp_path: Path) -> None:
+    import subprocess
+
+    page = urllib.request.urlopen(site.url + "lessons/dsmlp.html", timeout=10).read().decode()
+    commands = _commands_in(page, "selfcheck-on-the-cluster", "where-am-i")
+    fetch = [c for c in commands if "urlretrieve" in c]
+    assert len(fetch) == 1 and site.url + "selfcheck.pyz" in fetch[0]
+    assert any(c.startswith("scp selfcheck.pyz ") for c in commands)  # the copy from the laptop, too
+    home = tmp_path / "login-node-home"
+    home.mkdir()
+    # Pasted as it is into bash, in the home folder of the "login node" (this machine).
+    subprocess.run(["bash", "--noprofile", "--norc", "-c", fetch[0]], cwd=home, check=True, timeout=60,
+                   env={"PATH": "/usr/bin:/bin", "HOME": str(home)})
+    served = urllib.request.urlopen(site.url + "selfcheck.pyz", timeout=10).read()
+    assert (home / "selfcheck.pyz").read_bytes() == served
+    ran = subprocess.run(["python3", "-I", "selfcheck.pyz", "--only", "env.side", "--json"], cwd=home, timeout=60,
+                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(home)})
+    assert ran.returncode in (0, 1) and '"env.side"' in ran.stdout, ran.stderr

@@ -81,6 +81,31 @@ class CourseHelp(_MarkdownDirective):
                 + " in " + pages.code("_config.yml") + " to your forum or office-hours page, and rebuild the book.")
 
 
+class GetSelfcheck(_MarkdownDirective):
+    """How to get selfcheck.pyz onto the login node (and so the server, which shares its home):
+    one command that fetches it from the book's published address (`html.baseurl`), and one that
+    copies it from the laptop. Without an address, the page says what the instructor must set."""
+
+    def markdown(self) -> str:
+        from checks import expectations
+
+        base = (self.config.html_baseurl or "").strip()
+        assignment = getattr(self.config, "course_assignment", None) or None
+        host = expectations.load(assignment).login_host
+        copy = ["From your laptop, in the folder where you saved it, copy it to your home on the login node:", "",
+                *pages.command_block(f"scp selfcheck.pyz <username>@{host}:"), ""]
+        if not base:
+            return "\n".join(copy + [
+                "*For instructors:* set " + pages.code("html: baseurl:") + " in " + pages.code("_config.yml")
+                + " to the address where the book is published, and this page will also show the one command "
+                "that downloads the self-check on the login node."])
+        url = base.rstrip("/") + "/selfcheck.pyz"
+        fetch = f"python3 -c \"import urllib.request; urllib.request.urlretrieve('{url}', 'selfcheck.pyz')\""
+        return "\n".join(["On the login node (or in your server: they share your home folder), download it into "
+                          "your home folder:", "", *pages.command_block(fetch), "", "Or " + copy[0][0].lower()
+                          + copy[0][1:], *copy[1:]])
+
+
 def _read_more_links(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """Turn "Read more in the lesson: <code>page#anchor</code>" in stored self-check tables into links.
 
@@ -183,6 +208,7 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("expectations-table", ExpectationsTable)
     app.add_directive("expectations-schema", ExpectationsSchema)
     app.add_directive("course-help", CourseHelp)
+    app.add_directive("get-selfcheck", GetSelfcheck)
     app.connect("config-inited", _static_files)
     app.add_css_file("course.css")
     app.add_js_file("search-numbers.js")
