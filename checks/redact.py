@@ -23,6 +23,22 @@ _TOKEN_PATTERNS = (
 MIN_SECRET_LENGTH = 6
 
 
+def url_tokens(text: Optional[str]) -> Set[str]:
+    """Every form of every `token=` value in a text; never raises."""
+    found: Set[str] = set()
+    if not isinstance(text, str) or "token=" not in text.lower():
+        return found
+    from urllib.parse import unquote, unquote_plus
+
+    for raw in re.findall(r"(?i)token=([^&#\s'\"<>]*)", text):
+        for value in {raw, unquote(raw, errors="replace"), unquote_plus(raw, errors="replace")}:
+            found.add(value)
+            found.add(repr(value)[1:-1])  # as an exception message or a repr() would show it
+            found.add(ascii(value)[1:-1])
+            found.update(re.split(r"[^\x21-\x7e]+", value))  # the halves around a newline or a space
+    return {v for v in found if len(v) >= MIN_SECRET_LENGTH}
+
+
 def _keep_label(match: re.Match[str]) -> str:
     return str(match.group(1)) + REDACTED
 
@@ -36,8 +52,18 @@ class Redactor:
             self.add(secret)
 
     def add(self, secret: Optional[str]) -> None:
-        if secret and len(secret) >= MIN_SECRET_LENGTH:
+        if isinstance(secret, str) and len(secret) >= MIN_SECRET_LENGTH:
             self._secrets.add(secret)
+
+    def add_url(self, text: Optional[str]) -> None:
+        """Register every token a pasted URL could carry, in every form it could be shown in.
+
+        Called before the URL is parsed, so nothing that parsing or a request could raise can
+        show the token: the raw and the percent-decoded value, its pieces around characters that
+        cannot be in a token (an encoded newline splits it in two), and its escaped form.
+        """
+        for value in url_tokens(text):
+            self.add(value)
 
     @property
     def secrets(self) -> Tuple[str, ...]:
