@@ -74,7 +74,7 @@ def _not_regular(path: object, mode: int) -> FileProblem:
     return FileProblem(LINK if _stat.S_ISLNK(mode) else NOT_REGULAR, path, reason)
 
 
-def _os_problem(path: object, exc: OSError) -> FileProblem:
+def _os_problem(path: object, exc: OSError, follow: bool = True) -> FileProblem:
     import errno
 
     code = exc.errno
@@ -83,6 +83,8 @@ def _os_problem(path: object, exc: OSError) -> FileProblem:
     if code in (errno.EACCES, errno.EPERM):
         return FileProblem(DENIED, path, "cannot be read (permission denied)")
     if code == errno.ELOOP:
+        if follow:
+            return FileProblem(LINK, path, "is a symbolic link that leads back to itself (a loop)")
         return FileProblem(LINK, path, "is a symbolic link, which is not followed here")
     if code == errno.EISDIR:
         return FileProblem(NOT_REGULAR, path, "is not a regular file (it is a folder)")
@@ -103,7 +105,7 @@ def open_regular(path: PathLike, limit: int, *, what: str = "read here", follow:
     try:
         st = os.stat(path) if follow else os.lstat(path)
     except OSError as exc:
-        raise _os_problem(path, exc) from None
+        raise _os_problem(path, exc, follow) from None
     except ValueError:  # a NUL in the name
         raise FileProblem(UNREADABLE, path, "is not a valid file name") from None
     if not _stat.S_ISREG(st.st_mode):
@@ -115,7 +117,7 @@ def open_regular(path: PathLike, limit: int, *, what: str = "read here", follow:
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        raise _os_problem(path, exc) from None
+        raise _os_problem(path, exc, follow) from None
     try:
         st = os.fstat(fd)
         if not _stat.S_ISREG(st.st_mode):
@@ -135,7 +137,8 @@ def read_bytes(path: PathLike, limit: int, *, what: str = "read here", follow: b
     procfs and sysfs files say they are empty and then hold text: the read itself is bounded,
     and `partial=True` keeps the first `limit` bytes of a longer one instead of refusing it.
     """
-    with open_regular(path, limit, what=what, follow=follow) as handle:
+    # A partial read takes the first `limit` bytes of a file of any size (procfs says 0, sysfs 4096).
+    with open_regular(path, (1 << 62) if partial else limit, what=what, follow=follow) as handle:
         try:
             data = handle.read(limit + 1)
         except OSError as exc:
