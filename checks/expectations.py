@@ -156,13 +156,20 @@ def load_file(path: Union[str, Path]) -> Expectations:
     return parse(decode(raw)[0], source=str(path))
 
 
+_LOADED: Dict[Tuple[str, bytes], Expectations] = {}  # a shipped assignment, validated once per process
+
+
 def _load_shipped(name: str, shipped: bytes) -> Expectations:
+    known = _LOADED.get((name, shipped))
+    if known is not None:
+        return known
     cache = f"__pycache__/{name}.toml.marshal"
     data = _cached(_read_shipped(cache), shipped)
     if data is None:
         data = _decode(shipped, f"{name}.toml")
         _store(cache, shipped, data)
-    return validate(data, source=f"{name}.toml")
+    loaded = _LOADED[(name, shipped)] = validate(data, source=f"{name}.toml")
+    return loaded
 
 
 def _read_shipped(relative: str) -> Optional[bytes]:

@@ -27,7 +27,7 @@ from checks import expectations, files, render
 from checks.cli import main
 from checks.model import Status
 from checks.platform import FixRefused, Platform
-from checks.probes import cgroups, keys, openssh
+from checks.probes import cgroups
 from checks.probes.jupyter import parse_url
 from checks.registry import select
 from checks.runner import make_context, run_specs
