@@ -27,7 +27,7 @@ from checks import expectations, files, render
 from checks.cli import main
 from checks.model import Status
 from checks.platform import FixRefused, Platform
-from checks.probes import cgroups
+from checks.probes import cgroups, openssh
 from checks.probes.jupyter import parse_url
 from checks.registry import select
 from checks.runner import make_context, run_specs
@@ -483,3 +483,17 @@ def test_utf16_inputs_read_whatever_the_terminal_encoding(tmp_path: Path, keyrin
         assert "cannot read" not in results["env.packages"]["summary"], results["env.packages"]
         ak = results["ssh.authorized_keys"]
         assert ak["status"] == "fail" and "UTF-16" in ak["summary"], ak
+
+
+def test_on_windows_a_match_exec_config_is_not_given_to_ssh_at_all(tmp_path: Path, keyring) -> None:
+    """Win32-OpenSSH runs Match exec without $SHELL, so there the config is not handed to ssh.
+    Windows cannot run here: the platform is the Windows stand-in, and ssh is the real one."""
+    from fakes import FakeWindowsPlatform
+
+    marker = tmp_path / "MARKER"
+    _ssh_home(tmp_path, keyring, f'Match exec "touch {marker}"\n    User x\n')
+    ctx = laptop(tmp_path)
+    ctx.platform = FakeWindowsPlatform()
+    cfg = openssh.ssh_config(ctx)
+    assert cfg.would_exec and not cfg.from_ssh and not marker.exists()
+    assert [e.line_no for e in cfg.exec_lines] == [1]
