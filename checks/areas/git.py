@@ -6,7 +6,7 @@ import re
 
 from ..context import Context
 from ..model import Fix, Verdict, passed, skipped, warned
-from ..probes.repo import top_level
+from ..probes.repo import filter_drivers, safe_git, top_level
 from ..registry import check
 
 COMMIT_PUSH = "Commit your changes and push them"
@@ -22,10 +22,15 @@ def sync(ctx: Context) -> Verdict:
     The lesson's first guideline: the code on your computer and on the server should be the
     same, through frequent commits, pushes and pulls.
     """
-    status = ctx.run(["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"], timeout=10)
+    top = top_level(ctx.cwd)
+    filters = filter_drivers(ctx) if top is not None else []
+    if filters is None:
+        return skipped("the repository's config names a filter that cannot be switched off safely, so git status "
+                       "is not run (the checker never runs commands from your files)")
+    status = ctx.run(safe_git(["status", "--porcelain=v2", "--branch", "--untracked-files=no",
+                               "--ignore-submodules=all"], filters), timeout=10)
     if status.missing:
         return skipped("git is not installed here")
-    top = top_level(ctx.cwd)
     if not status.ok:
         if top is None:
             return skipped(f"{ctx.shown(ctx.cwd)} is not inside a git repository")

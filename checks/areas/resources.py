@@ -51,18 +51,19 @@ def cpus(ctx: Context) -> Verdict:
     info = cpu_info(ctx)
     want = ctx.expectations.cpus
     node = f"the node has {info.node}" if info.node else "the node's CPU count is unknown"
-    if info.quota is None and (info.affinity is None or info.affinity == info.node):
-        return warned(f"{node}, and no CPU limit was found for this container ({info.version or 'no cgroup'}): "
-                      "are you inside the server the launch script started?",
-                      _launch(ctx), expected=want, observed=None,
-                      details=["no cpu.max / cpu.cfs_quota_us limit on the way up the cgroup tree"])
     effective = info.effective
+    observed = {"node": info.node, "quota": info.quota, "affinity": info.affinity, "usable": effective}
+    if info.quota is None and (info.affinity is None or info.affinity == info.node):
+        usable = f"you may use all {effective:g} of them" if effective else "how many you may use is unknown"
+        return warned(f"{node}, and no CPU limit was found for this container ({info.version or 'no cgroup'}), so "
+                      f"{usable}: are you inside the server the launch script started?",
+                      _launch(ctx), expected=want, observed=observed,
+                      details=["no cpu.max / cpu.cfs_quota_us limit on the way up the cgroup tree"])
     why = []
     if info.quota is not None:
         why.append(f"cgroup quota {info.quota:g} CPUs ({info.version}, {info.quota_at})")
     if info.affinity is not None:
         why.append(f"CPU affinity {info.affinity}")
-    observed = {"node": info.node, "quota": info.quota, "affinity": info.affinity, "usable": effective}
     summary = f"{node}, you may use {effective:g}"
     if effective is not None and effective + 1e-9 < want:
         return failed(f"{summary}: the assignment expects {want:g}", _launch(ctx), expected=want, observed=observed,
@@ -87,10 +88,13 @@ def memory(ctx: Context) -> Verdict:
     if info.oom_kills:
         details.append(f"the kernel has killed {info.oom_kills} process(es) here for lack of memory")
     if info.limit is None:
-        return warned(f"{node}, and no memory limit was found for this container: are you inside the server the "
-                      "launch script started?", _launch(ctx), expected=f"{want:g} GB", observed=None, details=details)
+        usable = "so you may use all of it" if info.node else "so how much you may use is unknown"
+        return warned(f"{node}, and no memory limit was found for this container, {usable}: are you inside the "
+                      "server the launch script started?", _launch(ctx), expected=f"{want:g} GB",
+                      observed={"node_bytes": info.node, "limit_bytes": None, "usable_bytes": info.node},
+                      details=details)
     summary = f"{node}, you may use {_gb(info.limit)}"
-    observed = {"node_bytes": info.node, "limit_bytes": info.limit}
+    observed = {"node_bytes": info.node, "limit_bytes": info.limit, "usable_bytes": info.limit}
     if info.limit < want * GB * (1 - MEMORY_TOLERANCE):
         return failed(f"{summary}: the assignment expects {want:g} GB", _launch(ctx), expected=f"{want:g} GB",
                       observed=observed, details=details)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from .._text import is_user
 from ..context import Context
 from ..model import Fix, Verdict, failed, passed, skipped, warned
 from ..probes.jupyter import (
@@ -234,6 +235,8 @@ def token(ctx: Context) -> Verdict:
     parsed = parsed_url(ctx)
     name = cluster_user(ctx)
     if not parsed.token:
+        if ctx.options.url:
+            return skipped("the URL holds no usable token (see tunnel.url)")
         return skipped("no token known: add --url \"<the URL the launch script printed>\"")
     if not name:
         return skipped("no username known: add --user NAME")
@@ -278,6 +281,7 @@ def server(ctx: Context) -> Verdict:
     base = chosen.get("base_url") or "/"
     match = re.match(r"^/user/([^/]+)/", base)
     name = match.group(1) if match else (ctx.options.user or ctx.env.get("USER", ""))
+    name = name if is_user(name) else ""  # it goes into a command the student pastes
     port = chosen["port"]
     tree, lab = local_addresses(ctx, name)
     how = "runs this kernel" if mine else "is running here"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .._record import Record
+from .._text import printable
 from ..model import Fix
 from ..redact import Redactor
 from ..render import for_stream
@@ -247,7 +248,8 @@ class Explanation(Record):
             lines += prose(f"Fix: {m.fix.text}")
             lines += [f"      {c}" for c in m.fix.commands]
             lines.append(f"  Confirm with: {run} --only {m.pattern.check}")
-        return self.redact("\n".join(lines)) + "\n"
+        # Pieces of the pasted text reach the commands: escape sequences in it are shown, not sent.
+        return "\n".join(printable(self.redact(line), newlines=False) for line in lines) + "\n"
 
     def _repr_html_(self) -> str:
         import html as _html
@@ -256,7 +258,7 @@ class Explanation(Record):
             return "<p>That message is not one the self-check knows. Run <code>checks.run()</code>.</p>"
 
         def esc(text: str) -> str:
-            return _html.escape(self.redact(text))
+            return _html.escape(printable(self.redact(text)))
 
         items = []
         for m in self.matches:

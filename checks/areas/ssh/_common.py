@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...context import Context
+from ...platform import FixRefused
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,15 +20,20 @@ def home_rel(ctx: Context, path: Path) -> str:
     return ctx.shown(path)
 
 
-def tighten(ctx: Context, path: Path, mode: int) -> None:
-    """With --fix, chmod to a stricter mode and record it. Never touches content."""
+def tighten(ctx: Context, path: Path, mode: int) -> str:
+    """With --fix, take away the permission bits `mode` does not allow, and record it. Never
+    touches content, never follows a link, never leaves ~ and ~/.ssh (see Platform.tighten).
+    Returns a line for the result's details ("" when there is nothing to say)."""
     if not ctx.options.fix or ctx.platform.is_windows:
-        return
-    before = ctx.platform.stat(path).mode
-    if before & ~mode & 0o777 == 0:
-        return
-    ctx.platform.chmod(path, before & mode)
-    ctx.note_change(f"chmod {before & mode:04o} {path} (was {before:04o})")
+        return ""
+    try:
+        before, after = ctx.platform.tighten(ctx.home, path, mode)
+    except FixRefused as exc:
+        return f"--fix did not change {home_rel(ctx, path)}: {exc.reason}"
+    if before == after:
+        return ""
+    ctx.note_change(f"chmod {after:04o} {path} (was {before:04o})")
+    return f"--fix changed {home_rel(ctx, path)} to mode {after:04o} (it was {before:04o})"
 
 
 def lines_said(lines: Sequence[str]) -> str:

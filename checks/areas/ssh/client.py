@@ -81,16 +81,17 @@ def ssh_dir(ctx: Context) -> Verdict:
     if ctx.platform.is_windows:
         return passed(f"{path} exists")
     uid = ctx.platform.uid()
-    if info.uid not in (uid, 0):
-        return failed(f"{home_rel(ctx, path)} belongs to user id {info.uid}, not you ({uid}): you cannot add keys",
+    if info.uid != uid:  # root's too: ssh-keygen and known_hosts could not write there
+        owner = "root" if info.uid == 0 else f"user id {info.uid}"
+        return failed(f"{home_rel(ctx, path)} belongs to {owner}, not you ({uid}): you cannot add keys or known hosts",
                       Fix.under(TAKE_DIR_BACK, " (it belongs to someone else, often after a 'sudo ssh-keygen'):",
                                 [f"sudo chown -R $(id -u):$(id -g) {ctx.shell.path(path)}"]),
                       expected=f"owner {uid}", observed=f"owner {info.uid}")
     if info.mode & 0o022:
-        tighten(ctx, path, 0o755)
+        note = tighten(ctx, path, 0o755)
         return warned(f"{home_rel(ctx, path)} has mode {info.mode:04o}: others can add or replace files in it "
                       "(the login node's sshd would refuse such a folder)",
                       Fix.under(DIR_PRIVATE, ":", [ctx.shell.chmod("700", [path])]),
-                      expected="0700", observed=f"{info.mode:04o}")
+                      expected="0700", observed=f"{info.mode:04o}", details=[note] if note else [])
     return passed(f"{home_rel(ctx, path)} exists, is yours and has mode {info.mode:04o}",
                   observed=f"{info.mode:04o}")

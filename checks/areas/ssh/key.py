@@ -51,8 +51,26 @@ def _key_fix_for_missing(ctx: Context, choice: KeyChoice) -> Tuple[str, Fix]:
                       ["ssh-keygen -t ed25519"]))
 
 
+TAKE_KEY_BACK = "Take the key file back"
+MOVE_AND_MAKE = "Move what is there out of the way, then make a key"
+
+
+def _key_in_the_way(ctx: Context, key: keys.KeyFile, source: str) -> Verdict:
+    """A file at a name ssh tries that is no key: say what is there, not "no key"."""
+    rel = home_rel(ctx, key.path)
+    what = key.error or ("is empty" if key.kind == "empty" else "cannot be read")
+    summary = f"{rel} {what}: ssh cannot use it as a key, and ssh-keygen would ask to overwrite it"
+    if "permission denied" in what and not ctx.platform.is_windows:
+        fix = Fix.under(TAKE_KEY_BACK, " (it belongs to someone else, often after a 'sudo ssh-keygen'):",
+                        [ctx.shell.take_ownership(key.path), ctx.shell.chmod("600", [key.path])])
+    else:
+        old = key.path.with_name(key.path.name + ".old")
+        fix = Fix.under(MOVE_AND_MAKE, ":", [ctx.shell.move(key.path, old), "ssh-keygen -t ed25519"])
+    return failed(summary, fix, expected="a private key", observed=what, details=[f"looked at ({source})"])
+
+
 @check("ssh.key.present", title="A key ssh will offer", sides=["laptop"], requires=("ssh.dir",),
-       docs=f"{DOCS}#create-a-key", fixes=(MAKE_KEY, CONVERT_PUTTY, USE_THAT_KEY))
+       docs=f"{DOCS}#create-a-key", fixes=(MAKE_KEY, CONVERT_PUTTY, USE_THAT_KEY, TAKE_KEY_BACK, MOVE_AND_MAKE))
 def key_present(ctx: Context) -> Verdict:
     """Is there a private key that ssh will offer to the login host?
 
@@ -62,6 +80,9 @@ def key_present(ctx: Context) -> Verdict:
     choice = key_choice(ctx)
     usable = [k for k in choice.offered if k.kind not in ("unreadable", "empty")]
     source = "ssh -G" if choice.config.from_ssh else "OpenSSH's default key names"
+    blocked = [k for k in choice.offered if k.kind in ("unreadable", "empty")]
+    if not usable and blocked:
+        return _key_in_the_way(ctx, blocked[0], source)
     if not usable:
         summary, fix = _key_fix_for_missing(ctx, choice)
         return failed(summary, fix, expected="a private key", observed=None,
@@ -108,7 +129,8 @@ def key_permissions(ctx: Context) -> Verdict:
     if not bad:
         return passed(f"only you can read your key ({', '.join(modes)})", expected="0600 or stricter", details=notes)
     for path, _mode in bad:
-        tighten(ctx, path, 0o600)
+        note = tighten(ctx, path, 0o600)
+        notes += [note] if note else []
     listing = "; ".join(f"{home_rel(ctx, p)} has mode {m:04o}" for p, m in bad)
     return failed(f"{listing}: others can read it, so ssh ignores it (\"UNPROTECTED PRIVATE KEY FILE!\")",
                   Fix.under(KEY_PRIVATE, ":", [ctx.shell.chmod("600", [p for p, _ in bad])]),
@@ -289,9 +311,9 @@ def key_pair(ctx: Context) -> Verdict:
     if not pub_path.exists():
         return warned(f"{rel} has no {pub_path.name} beside it: you need it to install the key on the server", regen,
                       expected=pub_path.name, observed="missing")
-    pub = keys.read_public_file(pub_path)
+    pub, problem = keys.read_public(pub_path)
     if pub is None:
-        return failed(f"{home_rel(ctx, pub_path)} holds no readable public key line", regen, observed="unreadable")
+        return failed(f"{home_rel(ctx, pub_path)} {problem}", regen, observed="unreadable")
     if key.public is None:
         return passed(f"{home_rel(ctx, pub_path)} holds a {pub.type} key {pub.fingerprint} (a {key.kind.upper()} "
                       "key carries no public half to compare without its passphrase)", observed=pub.fingerprint)

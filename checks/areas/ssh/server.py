@@ -9,7 +9,9 @@ import base64
 from pathlib import Path
 
 from ...context import Context
+from ...files import TOO_LARGE, FileProblem
 from ...model import Fix, Verdict, failed, passed, warned
+from ...probes import authorized_keys as authorized_keys_
 from ...probes import keys
 from ...registry import check
 from ._common import DOCS, home_rel, tighten
@@ -20,9 +22,10 @@ if TYPE_CHECKING:
 
 
 FORWARD_BLOCKERS = ("no-port-forwarding", "restrict")
+MAX_AUTHORIZED_KEYS = 8 << 20  # a few hundred keys are a few hundred KB
 
 
-def _fingerprint(entry: keys.AuthorizedKey) -> str:
+def _fingerprint(entry: authorized_keys_.AuthorizedKey) -> str:
     return entry.key.fingerprint if entry.key is not None else ""
 
 
@@ -32,6 +35,8 @@ JOIN_KEY = "Join the broken key into one line"
 CONVERT_RFC4716 = "Convert the PuTTY public key and replace the block"
 REMOVE_OPTIONS = "Remove the options that forbid port forwarding from your key's line"
 TIDY = "Tidy the file"
+SAVE_UTF8 = "Save the file as UTF-8"
+ONE_PER_LINE = "Keep one line per key"
 
 
 def _key_line(value: Optional[str]) -> Optional[str]:
@@ -59,7 +64,8 @@ def _add_fix(ctx: Context) -> Fix:
 
 
 @check("ssh.authorized_keys", title="authorized_keys holds your key", sides=["jumpbox", "server"],
-       docs=f"{DOCS}#install-the-key", fixes=(ADD_KEY, GIVE_PUBKEY, JOIN_KEY, CONVERT_RFC4716, REMOVE_OPTIONS, TIDY))
+       docs=f"{DOCS}#install-the-key",
+       fixes=(ADD_KEY, GIVE_PUBKEY, JOIN_KEY, CONVERT_RFC4716, REMOVE_OPTIONS, TIDY, SAVE_UTF8, ONE_PER_LINE))
 def authorized_keys(ctx: Context) -> Verdict:
     """Does ~/.ssh/authorized_keys hold your public key, on one well-formed line?
 
@@ -75,10 +81,22 @@ def authorized_keys(ctx: Context) -> Verdict:
         return failed(f"{rel} does not exist: the server knows no key of yours", add, observed="missing")
     if not info.is_file:
         return failed(f"{rel} is not a regular file: sshd ignores it", add, observed="not a file")
-    text = ctx.read_text(path)
-    if text is None:
-        return failed(f"{rel} cannot be read", add, observed="unreadable")
-    entries = keys.parse_authorized_keys(text)
+    try:
+        content = ctx.read_file(path, MAX_AUTHORIZED_KEYS, what="an authorized_keys file")
+    except FileProblem as exc:
+        if exc.kind == TOO_LARGE:
+            return warned(f"{rel} {exc.reason}: it cannot be checked here",
+                          Fix.under(ONE_PER_LINE, ": look at what else is in the file:", [f"ls -l {ctx.shell.path(path)}"]),
+                          observed="too large")
+        return failed(f"{rel} {exc.reason}", add, observed="unreadable")
+    if content.utf16:
+        return failed(f"{rel} is saved as UTF-16 text (PowerShell's way): sshd cannot read any key in it",
+                      Fix.under(SAVE_UTF8, " (on the login node):",
+                                [f"iconv -f UTF-16 -t UTF-8 {ctx.shell.path(path)} > {ctx.shell.path(path)}.utf8",
+                                 ctx.shell.move(path.with_name(path.name + ".utf8"), path)]),
+                      expected="UTF-8", observed=content.encoding)
+    # sshd reads bytes: a byte-order mark stays in front of the first line and spoils it.
+    entries = authorized_keys_.parse_authorized_keys(("\ufeff" if content.bom else "") + content.text)
     details = []
     if ctx.side == "server":
         details.append("on the cluster, each launch copies the login node's authorized_keys into your server: "
@@ -110,7 +128,7 @@ def authorized_keys(ctx: Context) -> Verdict:
         if any(e.continues_to for e in broken):
             fix = Fix.under(JOIN_KEY, ": delete the pieces in the editor, then add the key again as one line:",
                             [edit, *add.commands])
-        elif any(e.kind == keys.AK_RFC4716 for e in broken):
+        elif any(e.kind == authorized_keys_.AK_RFC4716 for e in broken):
             fix = Fix.under(CONVERT_RFC4716, ": on your computer, print it in OpenSSH's one-line form, then put "
                             "that line in place of the block:", ["ssh-keygen -i -f key.pub", edit])
         why = f"{len(broken)} line(s) sshd cannot use" if broken else "no key lines"
@@ -191,12 +209,11 @@ def home_permissions(ctx: Context) -> Verdict:
             return failed(f"{rels(bad)}: sshd ignores your key (\"bad ownership or modes\")",
                           Fix.under(TAKE_BACK, " (ask the staff if you cannot):",
                                     [f"chown $(id -u) {ctx.shell.path(p)}" for p in owned]), observed=rels(bad))
-        for path, _ in bad + group_only:
-            tighten(ctx, path, 0o755 if path.is_dir() else 0o644)
+        notes = [tighten(ctx, path, 0o755 if path.is_dir() else 0o644) for path, _ in bad + group_only]
         return failed(f"{rels(bad)}: sshd ignores your key (\"bad ownership or modes\"), and you only see "
                       "\"Permission denied (publickey)\"",
                       Fix.under(NO_GROUP_WRITE, ":", [ctx.shell.chmod("go-w", [p for p, _ in bad + group_only])]),
-                      expected="not writable by group or others", observed=rels(bad))
+                      expected="not writable by group or others", observed=rels(bad), details=[n for n in notes if n])
     if group_only:
         return warned(f"{rels(group_only)}: Debian/Ubuntu's sshd accepts it (the group is yours alone), but "
                       "upstream OpenSSH refuses it",

@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 
 from ...context import Context
+from ...files import FileProblem
 from ...model import Fix, Verdict, failed, passed, skipped, warned
 from ...probes import acl
 from ...probes.jupyter import cluster_user
-from ...probes.openssh import loadable_keys, ssh_config, ssh_version
+from ...probes.openssh import NO_SHELL, loadable_keys, ssh_config, ssh_version
 from ...registry import check
 from ...tools.explain import PATTERNS, explain
 from ._common import DOCS, home_rel, lines_said, tighten
@@ -18,10 +19,11 @@ CONFIG_PRIVATE = "Make the file writable only by you"
 TAKE_CONFIG_BACK = "Take the file back"
 FIX_CONFIG_LINE = "Fix the line ssh complains about"
 SET_USER = "Set the right user for the login host"
+SEE_FOR_YOURSELF = "See what ssh makes of it yourself"
 
 
 @check("ssh.config", title="ssh config file", sides=["laptop"], docs=f"{DOCS}#permissions",
-       fixes=(CONFIG_PRIVATE, TAKE_CONFIG_BACK, FIX_CONFIG_LINE, SET_USER))
+       fixes=(CONFIG_PRIVATE, TAKE_CONFIG_BACK, FIX_CONFIG_LINE, SET_USER, SEE_FOR_YOURSELF))
 def config(ctx: Context) -> Verdict:
     """Is ~/.ssh/config yours and writable only by you, and can ssh read it?
 
@@ -56,28 +58,39 @@ def config(ctx: Context) -> Verdict:
                           Fix.under(TAKE_CONFIG_BACK, ":", [shell.take_ownership(path)]),
                           expected=f"owner {uid} or root", observed=f"owner {info.uid}")
         if info.mode & 0o022:
-            tighten(ctx, path, 0o644)
+            note = tighten(ctx, path, 0o644)
+            notes = [note] if note else []
             private = Fix.under(CONFIG_PRIVATE, ":", [shell.chmod("600", [path])])
             if not info.mode & 0o002 and _debian_ssh(ctx) and ctx.platform.group_is_private(info.gid, uid):
                 return warned(f"{rel} has mode {info.mode:04o}: your ssh (Debian/Ubuntu's) accepts it because the "
                               "group is yours alone, but other ssh programs stop with \"Bad owner or permissions\"",
-                              private, expected="0600 (or 0644)", observed=f"{info.mode:04o}")
+                              private, expected="0600 (or 0644)", observed=f"{info.mode:04o}", details=notes)
             return failed(f"{rel} has mode {info.mode:04o}: others can change it, so ssh stops with \"Bad owner "
-                          "or permissions\"", private, expected="0600 (or 0644)", observed=f"{info.mode:04o}")
+                          "or permissions\"", private, expected="0600 (or 0644)", observed=f"{info.mode:04o}",
+                          details=notes)
+    if ssh_version(ctx)[0] is None:
+        return passed(f"{rel} is yours and only you can change it (no ssh program here to ask how it reads it)")
     cfg = ssh_config(ctx)
-    if cfg.error and ("Bad configuration option" in cfg.error or "terminating" in cfg.error):
+    lines = [f"{home_rel(ctx, e.path)} line {e.line_no}: {e.text}" for e in cfg.exec_lines]
+    if cfg.would_exec:
+        return warned(f"{rel} cannot be judged for {ctx.expectations.login_host}: reading it, ssh would run a "
+                      "command from a 'Match exec' line, and the checker never runs commands from your files",
+                      Fix.under(SEE_FOR_YOURSELF, " (this runs the Match exec command, as every ssh does):",
+                                [f"ssh -G {ctx.expectations.login_host}"]),
+                      observed="Match exec", details=lines)
+    if cfg.error:
         return failed(f"ssh cannot read {rel}: {cfg.error}",
                       Fix.under(FIX_CONFIG_LINE, " (the line number is in the message above):", [shell.edit(path)]),
-                      observed=cfg.error)
+                      observed=cfg.error, details=lines)
     detail = [f"ssh -G {ctx.expectations.login_host}: user {cfg.user}, hostname {cfg.hostname}"] if cfg.from_ssh else []
     want = ctx.options.user
-    if want and cfg.from_ssh and cfg.user and cfg.user != want and _sets_user(path):
+    if want and cfg.from_ssh and cfg.user and cfg.user != want and _sets_user(ctx, path):
         host = ctx.expectations.login_host
-        lines = [f"Host {host}", f"    User {want}", "Host *"]
+        user_lines = [f"Host {host}", f"    User {want}", "Host *"]
         return warned(f"{rel} makes ssh log in to {host} as {cfg.user}, not {want}",
-                      Fix.under(SET_USER, f" (or type {want}@{host}): this puts the lines {lines_said(lines)} at "
+                      Fix.under(SET_USER, f" (or type {want}@{host}): this puts the lines {lines_said(user_lines)} at "
                                 "the top of ~/.ssh/config, where ssh reads them first:",
-                                shell.prepend_lines(path, lines)),
+                                shell.prepend_lines(path, user_lines)),
                       expected=want, observed=cfg.user, details=detail)
     return passed(f"{rel} is yours, only you can change it, and ssh reads it", details=detail)
 
@@ -88,10 +101,10 @@ def _debian_ssh(ctx: Context) -> bool:
     return banner is not None and ("Debian" in banner or "Ubuntu" in banner)
 
 
-def _sets_user(path: Path) -> bool:
+def _sets_user(ctx: Context, path: Path) -> bool:
     try:
-        return bool(re.search(r"(?im)^\s*user\s", path.read_text(errors="replace")))
-    except OSError:
+        return bool(re.search(r"(?im)^\s*user\s", ctx.read_file(path, 1 << 20, what="an ssh config file").text))
+    except FileProblem:
         return False
 
 
@@ -174,11 +187,18 @@ def login(ctx: Context) -> Verdict:
     banner, exe = ssh_version(ctx)
     if banner is None:
         return skipped("no ssh client (see ssh.client)")
+    cfg = ssh_config(ctx)
+    if cfg.would_exec or cfg.runs_commands:
+        what = "a 'Match exec' line" if cfg.would_exec else cfg.runs_commands[0].split(" ", 1)[0]
+        return skipped(f"your ssh config runs a command ({what}) when ssh connects to {host}, and the checker never "
+                       f"runs commands from your files: try 'ssh {target} true' yourself",
+                       details=list(cfg.runs_commands))
     t = max(5, int(ctx.options.timeout * 3))
     argv = [exe, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={t}", "-o", "StrictHostKeyChecking=accept-new"]
     if config.is_file():
         argv += ["-F", str(config)]
-    proc = ctx.run(argv + [target, "true"], timeout=t + 10)
+    # `--` ends ssh's options: the target (a validated user name and host) is never read as one.
+    proc = ctx.run(argv + ["--", target, "true"], timeout=t + 10, env={"SHELL": NO_SHELL})
     if proc.ok:
         return passed(f"logged in to {target} with your key, no password asked", observed="ok")
     err = proc.stderr.strip() or proc.error
