@@ -23,12 +23,12 @@ from ..probes.jupyter import (
     server_base,
     tunnel_command,
 )
-from ..probes.ports import listener_owner
+from ..probes.ports import command_line, forward_of, listener_owner
 from ..registry import check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, Optional
+    from typing import Dict, List, Optional
 
     from ..probes.net import HttpAnswer
 
@@ -101,10 +101,28 @@ def url(ctx: Context) -> Verdict:
 
 START_TUNNEL = "Start the tunnel in a second terminal on your computer and leave it running"
 FREE_PORT = "Stop the program that holds the port, or use another local port"
+STOP_OLD_TUNNEL = "Stop the older tunnel, then start the one for your server"
+
+
+def _stale_tunnel(ctx: Context, port: int, pid: int) -> Optional[Verdict]:
+    """A failure when the ssh holding the port forwards it to another port than the URL's server:
+    an older tunnel, from another terminal, still holds the local port (the seed's second cause
+    of "channel 2: open failed")."""
+    url = parsed_url(ctx)
+    target = forward_of(command_line(ctx, pid), port)
+    if target is None or not url.port or target[1] == str(url.port):
+        return None
+    host, old = target
+    return failed(f"localhost:{port} is held by an older tunnel: ssh (process {pid}) forwards it to {host}:{old}, "
+                  f"but your server's URL says port {url.port}, so the new server is elsewhere and ssh says "
+                  "\"channel 2: open failed\" in the old tunnel's terminal",
+                  Fix.under(STOP_OLD_TUNNEL, " (or press Ctrl+C in the old tunnel's terminal):",
+                            [ctx.shell.stop_process(pid), _command(ctx)]),
+                  expected=f"a tunnel to port {url.port}", observed=f"ssh (pid {pid}) to {host}:{old}")
 
 
 @check("tunnel.local_port", title="Tunnel listening on the local port", sides=["laptop"],
-       docs=f"{DOCS}#port-forwarding", fixes=(START_TUNNEL, FREE_PORT))
+       docs=f"{DOCS}#port-forwarding", fixes=(START_TUNNEL, FREE_PORT, STOP_OLD_TUNNEL))
 def local_port(ctx: Context) -> Verdict:
     """Does something listen on the tunnel's local port (8889), and is it ssh?
 
@@ -128,6 +146,9 @@ def local_port(ctx: Context) -> Verdict:
                       Fix.under(FREE_PORT, " for the tunnel (then open that port in the browser):",
                                 [ctx.shell.stop_process(pid), _command(ctx, local_port=other)]),
                       expected="ssh", observed=f"{name} (pid {pid})")
+    stale = _stale_tunnel(ctx, port, owner[0]) if owner else None
+    if stale is not None:
+        return stale
     who = f"ssh (process {owner[0]})" if owner else "a program (owner not visible here)"
     return passed(f"{who} listens on localhost:{port}", observed=who)
 
@@ -157,7 +178,7 @@ def jupyter(ctx: Context) -> Verdict:
                       Fix.under(SERVER_GONE, f". On the login node, relaunch if needed "
                                 f"({ctx.expectations.launch_script}) and take the port from the URL it prints; "
                                 "then, on your computer, restart the tunnel with that port:", [_command(ctx)]),
-                      observed="empty reply")
+                      observed="empty reply", details=_forwarded_to(ctx, port))
     if first.outcome == "timeout":
         return failed(f"localhost:{port} accepted the connection but sent nothing within "
                       f"{ctx.options.timeout:g} s",
@@ -176,6 +197,18 @@ def jupyter(ctx: Context) -> Verdict:
     return failed(f"localhost:{port} answers HTTP {first.status} from {server}, which is not Jupyter",
                   Fix.under(OTHER_SERVER, " for the tunnel:", [_command(ctx, local_port=port + 1)]),
                   observed=f"HTTP {first.status} ({server})")
+
+
+def _forwarded_to(ctx: Context, port: int) -> List[str]:
+    """Where the tunnel holding the port forwards, when its command line can be read: the two
+    causes of "channel 2: open failed" (a stopped server, an older tunnel) are told apart by it."""
+    owner = listener_owner(ctx, port)
+    target = forward_of(command_line(ctx, owner[0]), port) if owner else None
+    if owner is None or target is None:
+        return []
+    return [f"the tunnel on localhost:{port} is ssh (process {owner[0]}), forwarding to {target[0]}:{target[1]}: "
+            "if that is not your server's current port, it is an older tunnel from another terminal: stop it "
+            "(Ctrl+C there) and start the one for your server"]
 
 
 OTHER_JUPYTER = "Another Jupyter holds the port: stop it"

@@ -3,12 +3,14 @@ macOS, and Get-NetTCPConnection (or netstat and tasklist) on Windows, IPv4 and I
 
 from __future__ import annotations
 
+import re
+
 from .._text import digits
 from ..context import Context
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional, Tuple
+    from typing import List, Optional, Sequence, Tuple
 
 
 def listener_owner(ctx: Context, port: int) -> Optional[Tuple[int, str]]:
@@ -101,4 +103,43 @@ def _linux_owner(ctx: Context, port: int) -> Optional[Tuple[int, str]]:
                     return int(pid), name
             except OSError:
                 continue
+    return None
+
+
+def command_line(ctx: Context, pid: int) -> List[str]:
+    """The arguments a process was started with ([] when they cannot be read): /proc on Linux,
+    `ps` on macOS (split on spaces, which is enough to find ssh's -L), CIM on Windows."""
+    pid = int(pid)
+    if ctx.platform.name == "linux":
+        raw = ctx.read_text(ctx.proc_path(str(pid), "cmdline"), limit=65536) or ""
+        return [arg for arg in raw.split("\0") if arg]
+    if ctx.platform.name == "macos":
+        return ctx.run(["ps", "-o", "args=", "-p", str(pid)], timeout=3).stdout.split()
+    if ctx.platform.is_windows:
+        script = f'(Get-CimInstance Win32_Process -Filter "ProcessId={pid}").CommandLine'
+        return ctx.run(["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", script],
+                       timeout=15).stdout.split()
+    return []
+
+
+def forward_of(argv: Sequence[str], local_port: int) -> Optional[Tuple[str, str]]:
+    """(host, port) that an ssh command line forwards `local_port` to with -L, or None.
+
+    Reads `-L [bind:]port:host:hostport` and `-Lport:host:hostport` (IPv6 hosts in brackets), as
+    ssh's own option parser takes them.
+    """
+    specs: List[str] = []
+    for i, arg in enumerate(argv):
+        if arg == "-L" and i + 1 < len(argv):
+            specs.append(argv[i + 1])
+        elif arg.startswith("-L") and len(arg) > 2:
+            specs.append(arg[2:])
+        elif arg.startswith("-oLocalForward=") or arg.lower().startswith("localforward="):
+            specs.append(arg.split("=", 1)[1].replace(" ", ":"))
+    for spec in specs:
+        parts = re.findall(r"\[[^\]]*\]|[^:]+", spec)
+        if len(parts) == 4:
+            parts = parts[1:]  # bind address first
+        if len(parts) == 3 and parts[0] == str(local_port) and digits(parts[2]):
+            return parts[1].strip("[]"), parts[2]
     return None

@@ -161,10 +161,13 @@ PATTERNS: Tuple[Pattern, ...] = (
         "channel-connect-failed",
         r"channel (\d+): open failed: connect failed: ([^\r\n]+)",
         "channel 2: open failed: connect failed: Connection refused",
-        "The tunnel itself works, but nothing answers at the port it forwards to: the port in your "
-        "ssh -L command is not your server's, or your server has stopped. It is printed in the "
-        "tunnel's terminal each time the browser tries the page.",
-        "Check your server is running, take the port from the URL it printed, and restart the tunnel with that port",
+        "The tunnel itself works, but nothing answers at the port it forwards to. Either your server "
+        "has stopped or a new launch chose another port, so the port in your ssh -L command is not "
+        "your server's; or an older tunnel, in another terminal, still holds the local port and "
+        "forwards it to the previous server's port. It is printed in that tunnel's terminal each time "
+        "the browser tries the page.",
+        "Check your server is running and take the port from the URL it printed; stop any older tunnel "
+        "(Ctrl+C in its terminal); then restart the tunnel with that port",
         lambda m, sh: (":", [f"ssh -N -L 8889:127.0.0.1:<port> {USER_AT_HOST}"]),
         "tunnel.jupyter",
     ),
