@@ -183,7 +183,17 @@ _CSS = (
     ".selfcheck-report td.sc-pass{color:#0a6b2d}.selfcheck-report td.sc-warn{color:#7a4d00}"
     ".selfcheck-report td.sc-fail{color:#a4141d}.selfcheck-report td.sc-skip{color:#555}"
     ".selfcheck-report td.sc-error{color:#6b1f7a}.selfcheck-report .sc-status{white-space:nowrap;font-weight:bold}"
-    ".selfcheck-report pre{margin:4px 0;white-space:pre;overflow-x:auto}"
+    # Commands wrap inside their cell rather than being cropped; a pasted command is still one line.
+    ".selfcheck-report pre{margin:4px 0;white-space:pre-wrap;overflow-wrap:anywhere}"
+    # A dark panel where the notebook is dark: JupyterLab's theme attribute, or the system's choice.
+    "[data-jp-theme-light=false] .selfcheck-report,html[data-theme=dark] .selfcheck-report{color:#e4e7eb;"
+    "background:#1f2328}[data-jp-theme-light=false] .selfcheck-report :is(caption,code),"
+    "html[data-theme=dark] .selfcheck-report :is(caption,code){color:#e4e7eb;background:transparent}"
+    "[data-jp-theme-light=false] .selfcheck-report td.sc-pass,html[data-theme=dark] .selfcheck-report td.sc-pass"
+    "{color:#6fdc8c}[data-jp-theme-light=false] .selfcheck-report td.sc-warn,html[data-theme=dark] "
+    ".selfcheck-report td.sc-warn{color:#f1c21b}[data-jp-theme-light=false] .selfcheck-report td.sc-fail,"
+    "html[data-theme=dark] .selfcheck-report td.sc-fail{color:#ff8389}[data-jp-theme-light=false] "
+    ".selfcheck-report td.sc-skip,html[data-theme=dark] .selfcheck-report td.sc-skip{color:#a8b0b8}"
 )
 
 
@@ -205,10 +215,12 @@ def html(report: Report, *, docs_url: Optional[str] = None) -> str:
             if r.fix.commands:
                 fix += "<pre><code>" + "\n".join(esc(c) for c in r.fix.commands) + "</code></pre>"
         if r.docs and r.status in (Status.FAIL, Status.WARN):
+            # The class and data-docs are a stable hook: the book turns the page's name into a link.
+            hook = f'class="selfcheck-read-more" data-docs="{esc(r.docs)}"'
             if docs_url:
-                fix += f'<p><a href="{esc(docs_url + r.docs)}">Read more about {esc(r.title.lower())}</a></p>'
+                fix += f'<p {hook}><a href="{esc(docs_url + r.docs)}">Read more about {esc(r.title.lower())}</a></p>'
             else:  # no published address known: name the page, never a link that would break
-                fix += f"<p>Read more in the lesson: <code>{esc(r.docs)}</code></p>"
+                fix += f"<p {hook}>Read more in the lesson: <code>{esc(r.docs)}</code></p>"
         rows.append(
             f'<tr class="sc-{r.status.value}">'
             f'<td class="sc-status sc-{r.status.value}">{SYMBOLS[r.status]} {r.status.value}</td>'

@@ -129,7 +129,7 @@ def _read_more_links(app: Sphinx, doctree: nodes.document, docname: str) -> None
     for raw in list(doctree.findall(nodes.raw)):
         if "html" not in raw.get("format", "") or "selfcheck-report" not in raw.astext():
             continue
-        new = re.sub(r"<p>Read more in the lesson: <code>([^<]+)</code></p>", link, raw.astext())
+        new = re.sub(r'<p class="selfcheck-read-more" data-docs="([^"]+)">.*?</p>', link, raw.astext(), flags=re.S)
         if new != raw.astext():
             raw.replace_self(nodes.raw("", new, format=raw["format"], classes=raw.get("classes", [])))
 
