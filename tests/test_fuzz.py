@@ -281,7 +281,8 @@ def test_any_instructor_table_is_valid_or_a_named_error(changes, extra) -> None:
     for number in (exp.cpus, exp.memory_gb, exp.min_free_disk_gb):
         assert math.isfinite(number) and number >= 0
     assert is_host(exp.login_host) and exp.checks and exp.key_types
-    assert exp.launch_command().split()[0] == exp.launch_script and not exp.launch_script.startswith("-")
+    assert exp.launch_command().split()[0] in (exp.launch_script, exp.gpu_launch_script)  # the GPU one when gpus > 0
+    assert not exp.launch_script.startswith("-") and not exp.gpu_launch_script.startswith("-")
 
 
 @fuzz("printable")
