@@ -43,6 +43,14 @@ def write_conf(folder: Path, root: Path = ROOT) -> Path:
     local = (yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")).get("sphinx") or {}).get(
         "local_extensions") or {}
     paths = [str((root / p).resolve()) for p in local.values()]
+    # Sphinx reads these relative to the folder of conf.py, which is not the book's here.
+    for key in ("html_favicon", "html_logo"):
+        value = config.get(key)
+        if value and "://" not in value and not Path(value).is_absolute():
+            config[key] = str(root / value)
+    for key in ("html_static_path", "templates_path", "html_extra_path"):
+        if config.get(key):
+            config[key] = [str(root / v) if not Path(v).is_absolute() else v for v in config[key]]
     lines = ["# Written by scripts/preview.py from _config.yml: do not edit, edit _config.yml.",
              "import sys", f"sys.path[:0] = {paths!r}"]
     lines += [f"{key} = {config[key]!r}" for key in sorted(config)]
