@@ -11,12 +11,13 @@ import re
 from pathlib import Path
 
 from ._record import Record
+from .course import FALLBACK, setting
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-DEFAULT_ASSIGNMENT = "methodology-1"
+DEFAULT_ASSIGNMENT = FALLBACK  # when no course setting is found (checks/course.py)
 
 
 _SHIPPED = Path(__file__).parent / "assignments"  # inside selfcheck.pyz this is a path in the archive
@@ -56,8 +57,17 @@ class Expectations(Record):
     min_free_disk_gb: float = 1.0
     python: Optional[str] = None
     packages: Tuple[Tuple[str, str], ...] = ()
+    points: Tuple[Tuple[str, float], ...] = ()  # (check id or area, points for each such check)
     docs_url: str = ""
     source: str = ""
+
+    def points_for(self, check_id: str) -> float:
+        """What one check is worth: the most specific entry of `points` that names it, else 1."""
+        best, worth = -1, 1.0
+        for selector, value in self.points:
+            if (check_id == selector or check_id.startswith(selector + ".")) and len(selector) > best:
+                best, worth = len(selector), value
+        return worth
 
     def launch_command(self, cpus: Optional[float] = None, memory_gb: Optional[float] = None,
                        gpus: Optional[int] = None) -> str:
@@ -82,7 +92,9 @@ _SCHEMA: Dict[str, Dict[str, Tuple[Tuple[type, ...], bool, str, str]]] = {
         "id": ((str,), True, "a short identifier such as \"methodology-1\"", "id"),
         "title": ((str,), True, "the assignment's title", "title"),
         "checks": ((list,), True, "a list of check ids or areas, such as [\"ssh\", \"tunnel\"]", "checks"),
-        "docs_url": ((str,), False, "the address of the published book, ending in /", "docs_url"),
+        "docs_url": ((str,), False, "the address of the published book", "docs_url"),
+        "points": ((dict,), False, "a table of check id or area = points for each such check, such as "
+                                   "{ ssh = 2, \"tunnel.token\" = 3 } (every other check is worth 1)", "points"),
     },
     "server": {
         "login_host": ((str,), True, "a host name such as \"dsmlp-login.ucsd.edu\"", "login_host"),
@@ -115,14 +127,19 @@ KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 _ID_RE = r"[a-z0-9][a-z0-9._-]*"
 
 
+def default_assignment() -> str:
+    """The course's assignment: the one setting in the book's `_config.yml` (see checks/course.py)."""
+    return setting().assignment
+
+
 def available() -> List[str]:
     """The ids of the assignments shipped with the package."""
     return sorted(p.name[:-5] for p in _shipped().iterdir() if p.name.endswith(".toml"))
 
 
 def load(name_or_path: Union[str, Path, None] = None) -> Expectations:
-    """Load a shipped assignment by id, or an instructor's file by path."""
-    name = str(name_or_path) if name_or_path is not None else DEFAULT_ASSIGNMENT
+    """Load a shipped assignment by id, or an instructor's file by path (default: the course's)."""
+    name = str(name_or_path) if name_or_path is not None else default_assignment()
     path = Path(name)
     if path.suffix == ".toml" or path.exists():
         try:
@@ -266,6 +283,7 @@ def validate(data: Mapping[str, Any], source: str = "<expectations>") -> Expecta
     values["checks"] = tuple(values["checks"])
     values["key_types"] = tuple(values["key_types"])
     values["packages"] = tuple(sorted(values.get("packages", {}).items()))
+    values["points"] = tuple(sorted((k, float(v)) for k, v in values.get("points", {}).items()))
     return Expectations(**values)
 
 
@@ -297,6 +315,11 @@ def _semantic_problems(values: Dict[str, Any]) -> List[str]:
     for name, spec in values.get("packages", {}).items():
         if not isinstance(spec, str):
             problems.append(f"env.packages.{name} is {_describe(spec)}: expected a version range string")
+    for name, worth in values.get("points", {}).items():
+        if not re.fullmatch(r"[a-z]+(\.[a-z_]+)*", name):
+            problems.append(f"points.{name}: expected a check id or an area, such as ssh or tunnel.token")
+        elif isinstance(worth, bool) or not isinstance(worth, (int, float)) or not 0 <= worth <= 1000:
+            problems.append(f"points.{name} is {_describe(worth)}: expected a number of points from 0 to 1000")
     return problems
 
 

@@ -2,8 +2,13 @@
 
 - ``{selfcheck-reference}``: every check id, what it verifies, and every fix it can suggest.
 - ``{selfcheck-explain-table}``: the error messages ``selfcheck explain`` recognises.
-- ``{expectations-table}`` (option ``:assignment: ID``): an assignment's expectations.
-- After an HTML build, ``selfcheck.pyz`` (the single-file checker) is written beside the pages.
+- ``{expectations-table}`` (option ``:assignment: ID``): an assignment's expectations, only the
+  rows its checks use (default: the course's assignment).
+- ``course_assignment`` (``sphinx: config:`` in ``_config.yml``): the course's one setting, the
+  assignment it grades (see ``checks/course.py``). Pages may write ``{{ assignment_title }}`` and
+  ``{{ course_assignment }}``.
+- After an HTML build, ``selfcheck.pyz`` (the single-file checker) is written beside the pages,
+  carrying the course setting and the book's address (``html: baseurl:``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import List
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.errors import ConfigError
 from sphinx.util.docutils import SphinxDirective
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,28 +89,42 @@ class SelfcheckExplainTable(_MarkdownDirective):
 
 
 class ExpectationsTable(_MarkdownDirective):
-    """An assignment's expectations, from the same file the checks read."""
+    """An assignment's expectations, from the same file the checks read: only the rows that the
+    assignment's checks use."""
 
     option_spec = {"assignment": directives.unchanged}
 
     def markdown(self) -> str:
         from checks import expectations
+        from checks.registry import select
 
-        exp = expectations.load(self.options.get("assignment") or expectations.DEFAULT_ASSIGNMENT)
-        rows = [
-            ("Login host", f"`{exp.login_host}`"),
-            ("Launch script", f"`{exp.launch_script}` (GPU: `{exp.gpu_launch_script}`)"),
-            ("CPUs", f"{exp.cpus:g}"),
-            ("Memory", f"{exp.memory_gb:g} GB"),
-            ("GPUs", str(exp.gpus)),
-            ("Launch command", f"`{exp.launch_command()}`"),
-            ("Local port for the tunnel", str(exp.local_port)),
-            ("SSH key types accepted", ", ".join(exp.key_types)),
-            ("Smallest RSA key", f"{exp.min_rsa_bits} bits (recommended: {exp.recommended_rsa_bits})"),
-        ]
-        if exp.python:
+        exp = expectations.load(self.options.get("assignment") or self.config.course_assignment)
+        ids = {spec.id for spec in select(exp.checks)}
+
+        def uses(*prefixes: str) -> bool:
+            return any(i == p or i.startswith(p + ".") for i in ids for p in prefixes)
+
+        script = f"`{exp.launch_script}`" + (f" (GPU: `{exp.gpu_launch_script}`)" if exp.gpus else "")
+        rows = [("Login host", f"`{exp.login_host}`"), ("Launch script", script)]
+        if uses("resources.cpus"):
+            rows.append(("CPUs", f"{exp.cpus:g}"))
+        if uses("resources.memory"):
+            rows.append(("Memory", f"{exp.memory_gb:g} GB"))
+        if uses("resources.gpus"):
+            rows.append(("GPUs", str(exp.gpus)))
+        if uses("resources.disk"):
+            rows.append(("Free disk space", f"at least {exp.min_free_disk_gb:g} GB"))
+        rows.append(("Launch command", f"`{exp.launch_command()}`"))
+        if uses("tunnel"):
+            rows.append(("Local port for the tunnel", str(exp.local_port)))
+        if uses("ssh.key.type"):
+            rows.append(("SSH key types accepted", ", ".join(exp.key_types)))
+            if "rsa" in exp.key_types:
+                rows.append(("Smallest RSA key", f"{exp.min_rsa_bits} bits (recommended: {exp.recommended_rsa_bits})"))
+        if exp.python and uses("env.python"):
             rows.append(("Python", f"`{exp.python}`"))
-        rows += [(f"Package `{name}`", f"`{spec}`") for name, spec in exp.packages]
+        if uses("env.packages"):
+            rows += [(f"Package `{name}`", f"`{spec}`") for name, spec in exp.packages]
         lines = ["| Expectation | Value |", "|---|---|"] + [f"| {k} | {_cell(v)} |" for k, v in rows]
         return "\n".join(lines)
 
@@ -119,6 +140,34 @@ class ExpectationsSchema(_MarkdownDirective):
         return "\n".join(rows)
 
 
+def _course_setting(app: Sphinx, config: Config) -> None:
+    """Check the course setting once, and offer it to pages as substitutions.
+
+    The checker reads the same key from `_config.yml` with its own small reader (the standard
+    library has no YAML): when the two readings differ, the build stops instead of shipping a
+    single file that grades another assignment than the book shows.
+    """
+    from checks import course, expectations
+
+    name = config.course_assignment
+    try:
+        exp = expectations.load(name)
+    except expectations.ExpectationsError as exc:
+        raise ConfigError(f"course_assignment: {exc} (the setting names a file checks/assignments/<id>.toml)") from None
+    if exp.source != f"{name}.toml":
+        raise ConfigError(f"course_assignment: {name!r} is not a shipped assignment: add it as "
+                          f"checks/assignments/{name}.toml, so that the single file carries it")
+    yml = Path(app.srcdir) / "_config.yml"
+    if yml.is_file():
+        read = course.read_config_yml(yml.read_text(encoding="utf-8")).get("course_assignment", course.FALLBACK)
+        if read != name:
+            raise ConfigError(f"course_assignment: Sphinx reads {name!r} but the checker reads {read!r} from "
+                              "_config.yml: write it as one plain line 'course_assignment: <id>' under "
+                              "'sphinx:' -> 'config:'")
+    config.myst_substitutions = {**(config.myst_substitutions or {}),
+                                 "course_assignment": name, "assignment_title": exp.title}
+
+
 def _write_pyz(app: Sphinx, exception: Exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -127,7 +176,8 @@ def _write_pyz(app: Sphinx, exception: Exception) -> None:
         from build_pyz import build
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-    build(Path(app.outdir) / "selfcheck.pyz")
+    build(Path(app.outdir) / "selfcheck.pyz", assignment=app.config.course_assignment,
+          docs_url=app.config.html_baseurl or "")
 
 
 def _dedupe_inline_scripts(app: Sphinx, exception: Exception) -> None:
@@ -158,6 +208,10 @@ def _dedupe_inline_scripts(app: Sphinx, exception: Exception) -> None:
 
 
 def setup(app: Sphinx) -> dict:
+    from checks.course import FALLBACK
+
+    app.add_config_value("course_assignment", FALLBACK, "env", types=[str])
+    app.connect("config-inited", _course_setting)
     app.add_directive("selfcheck-reference", SelfcheckReference)
     app.add_directive("selfcheck-explain-table", SelfcheckExplainTable)
     app.add_directive("expectations-table", ExpectationsTable)

@@ -15,7 +15,7 @@ from ._common import DOCS, home_rel, shell_path, tighten
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Tuple
+    from typing import Any, Dict, List, Tuple
 
 
 FORWARD_BLOCKERS = ("no-port-forwarding", "restrict")
@@ -23,6 +23,12 @@ FORWARD_BLOCKERS = ("no-port-forwarding", "restrict")
 
 def _fingerprint(entry: keys.AuthorizedKey) -> str:
     return entry.key.fingerprint if entry.key is not None else ""
+
+
+def _observed(good: List[keys.AuthorizedKey], broken: List[keys.AuthorizedKey]) -> Dict[str, Any]:
+    """What the report carries: the usable keys' fingerprints (never the keys), so an instructor can
+    match them with the key the student's laptop offers."""
+    return {"fingerprints": [_fingerprint(e) for e in good], "broken_lines": len(broken)}
 
 
 @check("ssh.authorized_keys", title="authorized_keys holds your key", sides=["jumpbox", "server"],
@@ -42,12 +48,14 @@ def authorized_keys(ctx: Context) -> Verdict:
               "command, then press Ctrl+D:", ["cat >> ~/.ssh/authorized_keys"])
     info = ctx.platform.stat(path)
     if not info.exists:
-        return failed(f"{rel} does not exist: the server knows no key of yours", add, observed="missing")
+        return failed(f"{rel} does not exist: the server knows no key of yours", add,
+                      observed={"file": "missing", "fingerprints": []})
     if not info.is_file:
-        return failed(f"{rel} is not a regular file: sshd ignores it", add, observed="not a file")
+        return failed(f"{rel} is not a regular file: sshd ignores it", add,
+                      observed={"file": "not a file", "fingerprints": []})
     text = ctx.read_text(path)
     if text is None:
-        return failed(f"{rel} cannot be read", add, observed="unreadable")
+        return failed(f"{rel} cannot be read", add, observed={"file": "unreadable", "fingerprints": []})
     entries = keys.parse_authorized_keys(text)
     details = []
     if ctx.side == "server":
@@ -74,7 +82,7 @@ def authorized_keys(ctx: Context) -> Verdict:
                       [f"nano {rel}", "cat >> ~/.ssh/authorized_keys"])
         return failed(f"your key ({want}) is not in {rel} ({len(good)} other key{'s' if len(good) != 1 else ''}"
                       f"{', and ' + str(len(broken)) + ' broken line(s)' if broken else ''})", fix,
-                      expected=want, observed=[_fingerprint(e) for e in good], details=details)
+                      expected=want, observed=_observed(good, broken), details=details)
     if not good:
         fix = add
         if any(e.continues_to for e in broken):
@@ -84,14 +92,15 @@ def authorized_keys(ctx: Context) -> Verdict:
             fix = Fix("Convert the PuTTY public key and replace the block (on your computer):",
                       ["ssh-keygen -i -f key.pub"])
         why = f"{len(broken)} line(s) sshd cannot use" if broken else "no key lines"
-        return failed(f"{rel} holds no usable key ({why})", fix, observed=len(good), details=details)
+        return failed(f"{rel} holds no usable key ({why})", fix, observed=_observed(good, broken), details=details)
     if blockers:
         entry, opts = blockers[0]
         status = failed if (mine or len(good) == 1) else warned
         return status(f"line {entry.line_no} of {rel} carries {', '.join(opts)}: the tunnel (ssh -L) will be refused "
                       "(\"administratively prohibited\")",
                       Fix("Remove the options that forbid port forwarding from your key's line (everything before "
-                          "ssh-...):", [f"nano {rel}"]), observed=opts, details=details)
+                          "ssh-...):", [f"nano {rel}"]), observed={**_observed(good, broken), "options": opts},
+                      details=details)
     notes = []
     target = mine[0] if mine else None
     if target is not None and "from" in target.options:
@@ -104,10 +113,10 @@ def authorized_keys(ctx: Context) -> Verdict:
         found = f"your key is on line {target.line_no}" if target else f"{len(good)} usable key(s)"
         return warned(f"{found} of {rel}, but: {why}",
                       Fix("Tidy the file: one key per line, no stray pieces:", [f"nano {rel}"]),
-                      observed=len(good), details=details + notes)
+                      observed=_observed(good, broken), details=details + notes)
     found = f"your key is on line {target.line_no} of {rel}" if target else \
         f"{rel} holds {len(good)} well-formed key{'s' if len(good) != 1 else ''}"
-    return passed(found, observed=[_fingerprint(e) for e in good], details=details)
+    return passed(found, observed=_observed(good, broken), details=details)
 
 
 @check("ssh.home.permissions", title="sshd accepts your home's permissions", sides=["jumpbox", "server"],
