@@ -1,0 +1,269 @@
+"""Students' report files as an instructor receives them: read safely, validated, and flagged.
+
+A report is a file the student controls. Reading one must never hang, exhaust memory or crash
+(a FIFO, a 2 GB file, JSON nested 100,000 deep, a field of the wrong type), and whatever in it
+disagrees with itself is flagged, not trusted:
+
+- the counts that do not match the results (an edited status);
+- a `pass` that carries a fix (checks give fixes only to problems);
+- a tool version that selfcheck never had, a check id it never had, a status outside the five;
+- a check listed twice;
+- a `created` time that does not parse, or lies in the future;
+- a user that is not a cluster username (or does not say where it came from).
+
+Files written by PowerShell 5.1's `>` are UTF-16 with a byte-order mark; those, UTF-8 and UTF-8
+with a mark are all read.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import os
+import re
+import stat
+
+from .._record import Factory, Record
+from .._version import RELEASES
+from ..probes.identity import CONFIRMED, LOCAL_LOGIN
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
+
+STATUSES = ("pass", "warn", "fail", "skip", "error")
+_STATUS_SET = frozenset(STATUSES)
+SIDES = ("laptop", "jumpbox", "server")
+HALF_OF_SIDE = {"laptop": "laptop", "jumpbox": "server", "server": "server"}
+MAX_REPORT_BYTES = 4 << 20  # a full report with a long package list is well under 200 KB
+FUTURE_SLACK = 15 * 60  # a laptop clock a little ahead is not a forgery
+# Observed values the join of a student's two halves needs (tools/halves.py); others are not kept.
+JOIN_IDS = frozenset({"ssh.key.present", "ssh.key.pair", "ssh.authorized_keys", "env.python", "env.packages"})
+_USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}")
+_CREATED_RE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z")
+
+
+class Submission(Record, frozen=False):
+    """One usable report file: what it says, and what about it is not to be trusted."""
+
+    file: str
+    side: str
+    assignment: str
+    user: str  # the cluster username, "" when the report names none we can trust
+    user_source: str
+    created: str
+    created_at: Optional[float]  # seconds since the epoch; None when `created` does not parse
+    host: str
+    tool_version: str
+    statuses: Dict[str, str]
+    summaries: Dict[str, str]
+    observed: Dict[str, Any]  # only JOIN_IDS
+    flags: List[str] = Factory(factory=list)
+
+    @property
+    def half(self) -> str:
+        return HALF_OF_SIDE[self.side]
+
+    @property
+    def trusted_time(self) -> bool:
+        """A `created` that parses and does not lie in the future (flags say when not)."""
+        return self.created_at is not None and not any(f.startswith("created ") for f in self.flags)
+
+
+class Rejected(Record):
+    """A file that cannot be graded, and why (one sentence for the instructor)."""
+
+    file: str
+    reason: str
+
+
+def read_bounded(path: str, limit: int = MAX_REPORT_BYTES, follow: bool = True) -> Tuple[Optional[bytes], str]:
+    """(the bytes of a regular file of at most `limit` bytes, "") or (None, why not).
+
+    Opened without blocking (a FIFO answers at once) and, unless `follow`, without following a
+    symbolic link; only a regular file is read, and never more than `limit` + 1 bytes.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if not follow and os.path.islink(path):
+            return None, "is a symbolic link (not followed)"
+        return None, f"cannot be read: {exc.strerror or exc}"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "is not a regular file"
+        if info.st_size > limit:
+            return None, f"is too large to be a report ({info.st_size:,} bytes; at most {limit:,})"
+        data = os.read(fd, info.st_size + 1)
+        while len(data) <= info.st_size:  # a short read (a network file system): read on, still bounded
+            more = os.read(fd, limit + 1 - len(data))
+            if not more:
+                break
+            data += more
+        if len(data) > limit:
+            return None, f"is too large to be a report (more than {limit:,} bytes)"
+        return data, ""
+    except OSError as exc:
+        return None, f"cannot be read: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+
+
+def decode(raw: bytes) -> str:
+    """Text from UTF-8, UTF-8 with a byte-order mark, or UTF-16 with one (PowerShell 5.1's `>`).
+
+    Raises UnicodeDecodeError for anything else."""
+    if raw[:3] == b"\xef\xbb\xbf":
+        return raw[3:].decode("utf-8")
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return raw.decode("utf-16")
+    return raw.decode("utf-8")
+
+
+def load(path: str, follow: bool = True) -> Tuple[Any, str]:
+    """(the JSON document in a report file, "") or (None, why it cannot be read)."""
+    raw, why = read_bounded(path, follow=follow)
+    if raw is None:
+        return None, why
+    try:
+        return json.loads(decode(raw)), ""
+    except UnicodeDecodeError:
+        return None, "is not text in UTF-8 or UTF-16"
+    except RecursionError:
+        return None, "is nested too deeply to be a report"
+    except ValueError as exc:  # JSONDecodeError, and integers too long to convert
+        return None, f"is not valid JSON ({str(exc).splitlines()[0][:80]})"
+
+
+def parse_created(text: object) -> Optional[float]:
+    """Seconds since the epoch for a report's `created` ("2026-11-20T10:00:00Z"), else None."""
+    if not isinstance(text, str):
+        return None
+    match = _CREATED_RE.fullmatch(text)
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in match.groups())
+    if not (1970 <= year and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+            and hour < 24 and minute < 60 and second < 61):
+        return None
+    return float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
+
+
+def _text(value: object, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def validate(doc: Any, path: str, known_ids: FrozenSet[str], now: float,
+             assignment: Optional[str]) -> Tuple[Optional[Submission], str]:
+    """(a Submission, "") when the document can be graded, else (None, the reason)."""
+    if not isinstance(doc, dict):
+        return None, "is not a self-check report (the file holds no JSON object)"
+    if doc.get("schema") != 1:
+        return None, f"has an unknown report schema {_text(doc.get('schema'), 20)!r} (this tool reads schema 1)"
+    version = doc.get("tool_version")
+    if not isinstance(version, str) or not version:
+        return None, "has no tool_version: not made by selfcheck"
+    results = doc.get("results")
+    if not isinstance(results, list):
+        return None, "has no results list"
+    side = doc.get("side")
+    if side not in SIDES:
+        return None, f"has side {_text(side, 20)!r}, not laptop, jumpbox or server"
+    got = doc.get("assignment")
+    if assignment and got != assignment:
+        return None, f"is a report for {_text(got, 40)!r}, not {assignment!r}"
+    flags: List[str] = []
+    statuses: Dict[str, str] = {}
+    summaries: Dict[str, str] = {}
+    observed: Dict[str, Any] = {}
+    odd: List[str] = []
+    for item in results:  # one pass: the exports need only these
+        try:
+            cid, status = item["id"], item["status"]
+        except (TypeError, KeyError):
+            return None, "holds a result without a check id or a status"
+        if not isinstance(cid, str) or not isinstance(status, str) or not cid:
+            return None, "holds a result whose id or status is not text"
+        if cid in statuses:
+            flags.append(f"lists {_text(cid, 40)} twice")
+        statuses[cid] = status
+        summaries[cid] = item.get("summary", "")
+        if status not in _STATUS_SET:
+            odd.append(f"{_text(cid, 40)} has status {_text(status, 20)!r}, not one of {', '.join(STATUSES)}")
+        elif status == "pass" and item.get("fix"):
+            odd.append(f"{_text(cid, 40)} says pass but carries a fix (checks give fixes only to problems)")
+        if cid in JOIN_IDS:
+            observed[cid] = item.get("observed")
+    flags += odd[:3] + ([f"and {len(odd) - 3} more such result(s)"] if len(odd) > 3 else [])
+    unknown = [cid for cid in statuses if cid not in known_ids]
+    if unknown:
+        flags.append("names check id(s) selfcheck never had: " + ", ".join(_text(c, 40) for c in unknown[:3])
+                     + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""))
+    counts = doc.get("counts")
+    tally = {s: 0 for s in STATUSES}
+    for status in statuses.values():
+        if status in tally:
+            tally[status] += 1
+    if counts != tally:
+        flags.append(f"its counts ({_counts(counts)}) do not match its results ({_counts(tally)}): edited?")
+    if version not in RELEASES:
+        flags.append(f"says it was made by selfcheck {_text(version, 20)}, a version that does not exist")
+    created = doc.get("created")
+    created_at = parse_created(created)
+    if created_at is None:
+        flags.append(f"created {_text(created, 40)!r} is not a time this tool writes")
+    elif created_at > now + FUTURE_SLACK:
+        flags.append(f"created {created} lies in the future")
+    user, source = _identity(doc, flags)
+    return Submission(path, side, got if isinstance(got, str) else "", user, source,
+                      created if isinstance(created, str) else "", created_at, _text(doc.get("host"), 80),
+                      version, statuses, summaries, observed, flags), ""
+
+
+def _counts(counts: object) -> str:
+    if not isinstance(counts, dict):
+        return "none"
+    return ", ".join(f"{_text(v, 10)} {_text(k, 10)}" for k, v in counts.items() if v) or "none"
+
+
+def _identity(doc: Dict[str, Any], flags: List[str]) -> Tuple[str, str]:
+    """(the cluster username to file the report under, its source), or ("", why) when none."""
+    user = doc.get("user")
+    source = doc.get("user_source")
+    user = user.strip() if isinstance(user, str) else ""
+    if not user:
+        flags.append("names no user: run it again with --user <your cluster username>")
+        return "", ""
+    if not _USER_RE.fullmatch(user):
+        flags.append(f"user {_text(user, 40)!r} is not a username")
+        return "", ""
+    if source is None:
+        flags.append("does not say where its user came from (older selfcheck): not confirmed")
+        return user, ""
+    if source == LOCAL_LOGIN:
+        flags.append(f"names only the computer's login name {user!r}, not a cluster username: "
+                     "run it again with --url or --user")
+        return "", LOCAL_LOGIN
+    if source not in CONFIRMED:
+        flags.append(f"user_source {_text(source, 20)!r} is not one selfcheck writes")
+        return "", ""
+    return user, source
+
+
+def report_files(paths: Iterable[str]) -> List[Tuple[str, bool]]:
+    """(path, follow links) for each report: files given by name, and *.json under given folders
+    (links inside folders are not followed: a student's upload may link anywhere)."""
+    found: List[Tuple[str, bool]] = []
+    for raw in paths:
+        if os.path.isdir(raw):
+            for folder, dirs, names in os.walk(raw):
+                dirs.sort()
+                found += [(os.path.join(folder, n), False) for n in sorted(names) if n.lower().endswith(".json")]
+        else:
+            found.append((raw, True))
+    return found
