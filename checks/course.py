@@ -139,7 +139,7 @@ def _find() -> Course:
             assignment = values.get("course_assignment", "")
             if re.fullmatch(_ID_RE, assignment):
                 return Course(assignment, docs_address(values.get("baseurl", "")),
-                              "the course setting in _config.yml (sphinx: config: course_assignment)")
+                              "the course setting, course_assignment in _config.yml")
     except OSError:
         pass
     return Course(FALLBACK, "", "the package's default (no course setting found)")

@@ -129,6 +129,25 @@ class ExpectationsTable(_MarkdownDirective):
         return "\n".join(lines)
 
 
+class AssignmentGrading(_MarkdownDirective):
+    """What `selfcheck collect` scores for an assignment: each check, on which half, for how many points."""
+
+    option_spec = {"assignment": directives.unchanged}
+
+    def markdown(self) -> str:
+        from checks import expectations
+        from checks.registry import get
+        from checks.tools.grading import requirements
+
+        exp = expectations.load(self.options.get("assignment") or self.config.course_assignment)
+        reqs = requirements(exp)
+        rows = ["| Check | What it checks | Report | Points |", "|---|---|---|---|"]
+        rows += [f"| {{ref}}`{r.check} <{get(r.check).anchor}>` | {_cell(get(r.check).title).replace('<', chr(92) + '<')} "
+                 f"| {r.half} | {r.points:g} |" for r in reqs]
+        rows.append(f"| | **Total** | | **{sum(r.points for r in reqs):g}** |")
+        return "\n".join(rows)
+
+
 class ExpectationsSchema(_MarkdownDirective):
     """Every key of an expectations file, from the validator itself."""
 
@@ -216,6 +235,7 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("selfcheck-explain-table", SelfcheckExplainTable)
     app.add_directive("expectations-table", ExpectationsTable)
     app.add_directive("expectations-schema", ExpectationsSchema)
+    app.add_directive("assignment-grading", AssignmentGrading)
     app.connect("build-finished", _write_pyz)
     app.connect("build-finished", _dedupe_inline_scripts)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

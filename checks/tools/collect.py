@@ -230,6 +230,11 @@ def main(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     except BrokenPipeError:  # `--csv - | head`: the reader has what it wanted
         _quiet(stdout)
         return 0
+    except OSError as exc:
+        if os.name == "nt" and exc.errno == 22:  # Windows says EINVAL for a pipe closed by its reader
+            _quiet(stdout)
+            return 0
+        raise
 
 
 def _quiet(stream: TextIO) -> None:

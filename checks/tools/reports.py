@@ -35,7 +35,8 @@ STATUSES = ("pass", "warn", "fail", "skip", "error")
 _STATUS_SET = frozenset(STATUSES)
 SIDES = ("laptop", "jumpbox", "server")
 HALF_OF_SIDE = {"laptop": "laptop", "jumpbox": "server", "server": "server"}
-MAX_REPORT_BYTES = 4 << 20  # a full report with a long package list is well under 200 KB
+MAX_REPORT_BYTES = 1 << 20  # a full report with a long package list is well under 100 KB
+MAX_FIELD = 4000  # a check's summary is a sentence: a longer one was not written by selfcheck
 FUTURE_SLACK = 15 * 60  # a laptop clock a little ahead is not a forgery
 # Observed values the join of a student's two halves needs (tools/halves.py); others are not kept.
 JOIN_IDS = frozenset({"ssh.key.present", "ssh.key.pair", "ssh.authorized_keys", "env.python", "env.packages"})
@@ -129,6 +130,8 @@ def load(path: str, follow: bool = True) -> Tuple[Any, str]:
     raw, why = read_bounded(path, follow=follow)
     if raw is None:
         return None, why
+    if not raw.strip():
+        return None, "is empty"
     try:
         return json.loads(decode(raw)), ""
     except UnicodeDecodeError:
@@ -192,7 +195,9 @@ def validate(doc: Any, path: str, known_ids: FrozenSet[str], now: float,
         if cid in statuses:
             flags.append(f"lists {_text(cid, 40)} twice")
         statuses[cid] = status
-        summaries[cid] = item.get("summary", "")
+        summary = summaries[cid] = item.get("summary", "")
+        if len(cid) > 100 or (isinstance(summary, str) and len(summary) > MAX_FIELD):
+            return None, f"holds a field too long for a report (check {_text(cid, 40)})"
         if status not in _STATUS_SET:
             odd.append(f"{_text(cid, 40)} has status {_text(status, 20)!r}, not one of {', '.join(STATUSES)}")
         elif status == "pass" and item.get("fix"):
