@@ -71,7 +71,9 @@ packages = { pip = ">=20" }
 """
 BASEURL = "https://example-course.github.io/servers"  # no final slash: links must still be right
 TOKEN = "ab" * 32
-LAPTOP_POINTS, SERVER_POINTS = 25, 16  # env 3x1, 8 ssh checks x2, key.type 3, tunnel.url 1, disk 2 | env 3, 2 ssh x2, tunnel.server 1, 4 resources x2
+# laptop: env 3x1, 8 ssh checks x2, ssh.key.type 3, tunnel.url 1, resources.disk 2;
+# server: env 3x1, 2 ssh checks x2, tunnel.server 1, 4 resources checks x2
+LAPTOP_POINTS, SERVER_POINTS = 25, 16
 
 # Every student's expected row: status, score, flags (substrings, all of them; [] = no flag), halves, late.
 EXPECTED: Dict[str, Dict[str, object]] = {

@@ -219,7 +219,8 @@ def test_halves_that_disagree_are_flagged(tmp_path: Path) -> None:
     (d / "a.json").write_text(report("ana", observed=laptop_obs))
     (d / "b.json").write_text(report("ana", "server", observed=server_obs))
     (d / "c.json").write_text(report("cy", observed={**laptop_obs, "env.python": "3.11.2"}))
-    (d / "e.json").write_text(report("cy", "server", observed={**server_obs, "ssh.authorized_keys": {"fingerprints": [FP_B, FP_A]}}))
+    both = {**server_obs, "ssh.authorized_keys": {"fingerprints": [FP_B, FP_A]}}
+    (d / "e.json").write_text(report("cy", "server", observed=both))
     code, out, _ = cli(str(d), "--csv", str(tmp_path / "g.csv"), "--summary")
     got = rows(tmp_path / "g.csv")
     assert "key: the laptop offers " + FP_A in got["ana"]["halves"]
