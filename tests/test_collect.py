@@ -172,7 +172,7 @@ def test_edited_and_inconsistent_reports_are_flagged(tmp_path: Path) -> None:
     assert "do not match its results" in got["sed"]["flags"] and "says pass but carries a fix" in got["sed"]["flags"]
     flags = got["ver"]["flags"]
     assert "a version that does not exist" in flags and "ssh.telepathy" in flags and "'passed'" in flags
-    assert "lists env.side twice" in flags
+    assert "lists env.side 2 times" in flags
 
 
 def test_roster_due_and_the_cohort_summary(tmp_path: Path) -> None:

@@ -51,10 +51,10 @@ def collect(paths: Iterable[str], assignment: Optional[str] = None, now: Optiona
     out = Collection()
     with _no_cycle_collector():
         for path, follow in report_files(paths):
-            doc, why = load(path, follow=follow)
+            doc, why, size = load(path, follow=follow)
             sub = None
             if not why:
-                sub, why = validate(doc, path, known, now, assignment)
+                sub, why = validate(doc, path, known, now, assignment, size)
             if sub is None:
                 out.rejected.append(Rejected(path, why))
             else:
@@ -82,14 +82,14 @@ def grade_class(collection: Collection, exp: Expectations, setting: str, roster:
                 single: bool = False) -> Class:
     """Group the reports into students, score them, join their halves, apply the roster and the due time."""
     from .exports import Class
-    from .grading import apply_roster, grade, group, mark_late, requirements
+    from .grading import Grader, apply_roster, group, mark_late, requirements
     from .halves import disagreements
 
     reqs = requirements(exp)
     students = group(collection.submissions, single=single)
-    memo: Dict[Any, Any] = {}
+    grader = Grader(reqs)
     for student in students:
-        grade(student, reqs, memo)
+        grader.grade(student)
         laptop, server = student.halves.get("laptop"), student.halves.get("server")
         if laptop is not None and server is not None:
             student.disagreements = disagreements(laptop, server, exp.packages)
@@ -100,7 +100,7 @@ def grade_class(collection: Collection, exp: Expectations, setting: str, roster:
         students, extra = apply_roster(students, roster)
         for student in students:
             if not student.graded:
-                grade(student, reqs, memo)
+                grader.grade(student)
         students += extra
     return Class(students, reqs, exp.id, setting, list(collection.rejected), extra, roster is not None,
                  list(roster_columns), due[1] if due else "")

@@ -3,7 +3,6 @@ SVG) and Gradescope's results.json. Nothing here decides a grade (tools/grading.
 
 from __future__ import annotations
 
-import csv
 import html
 import re
 
@@ -73,24 +72,44 @@ def _status(g: Graded, points: float) -> str:
 _PLAIN_STATUS = frozenset(("pass", "warn", "fail", "error", "absent", "no report"))
 
 
+def field(value: Any) -> str:
+    """One CSV field: made safe by `cell`, then quoted as the csv module's QUOTE_MINIMAL would
+    (a safe cell holds no line break, so only a comma or a quote needs quoting)."""
+    text = str(cell(value))
+    if '"' in text or "," in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def write_csv(cls: Class, handle: TextIO) -> None:
-    """One row per student: score, what cost points, flags, both halves, a column per scored check."""
-    writer = csv.writer(handle, lineterminator="\n")
+    """One row per student: score, what cost points, flags, both halves, a column per scored check.
+
+    Written by hand rather than with the csv module: students with the same outcomes share their
+    score, reasons and status cells (grading shares one tuple per outcome), so those are quoted
+    once per distinct outcome, not once per student. tests/test_collect.py reads it back with the
+    csv module."""
     head = ["user", *cls.roster_columns, "status", "assignment", "score", "max_score", "late", "flags", "halves",
             "reasons", "laptop_file", "laptop_created", "server_file", "server_created"]
-    writer.writerow([cell(h) for h in head + [r.name for r in cls.reqs]])
+    lines = [",".join(field(h) for h in head + [r.name for r in cls.reqs])]
     extra = {id(s) for s in cls.extra}
-    said: Dict[Tuple[int, Graded], str] = {}  # "<half> <check>: <reason>", shared by the students it fits
+    expected, assignment, reqs = cls.expected, field(cls.assignment), cls.reqs
+    outcomes: Dict[Tuple[int, ...], Tuple[str, str, str]] = {}
     for s in cls.students:
-        roster = [(s.roster or {}).get(c, "") for c in cls.roster_columns]
+        key = tuple(map(id, s.graded))
+        known = outcomes.get(key)
+        if known is None:
+            lost = "; ".join(f"{r.half} {r.check}: {g[2]}" for r, g in zip(reqs, s.graded) if g[1] < r.points)
+            known = outcomes[key] = (field(number(s.score)) + "," + field(number(s.max_score)), field(lost),
+                                     ",".join(field(_status(g, r.points)) for g, r in zip(s.graded, reqs)))
+        scores, lost_field, statuses = known
         flags = list(s.flags) + (["not on the roster"] if cls.roster and id(s) in extra and s.identified else [])
-        halves = [(s.halves[h].file, s.halves[h].created) if h in s.halves else ("", "") for h in HALVES]
-        lost = [said.get((i, g)) or said.setdefault((i, g), f"{r.half} {r.check}: {g[2]}")
-                for i, (r, g) in enumerate(zip(cls.reqs, s.graded)) if g[1] < r.points]
-        row = [s.user or s.key, *roster, s.state(cls.expected), cls.assignment, number(s.score), number(s.max_score),
-               "; ".join(s.late), "; ".join(flags), "; ".join(s.disagreements) or ("agree" if len(s.halves) == 2 else ""),
-               "; ".join(lost), *halves[0], *halves[1]]
-        writer.writerow([cell(v) for v in row] + [_status(g, r.points) for g, r in zip(s.graded, cls.reqs)])
+        halves = ",".join(field(x) for h in HALVES
+                          for x in ((s.halves[h].file, s.halves[h].created) if h in s.halves else ("", "")))
+        head_cells = [field(s.user or s.key), *(field((s.roster or {}).get(c, "")) for c in cls.roster_columns),
+                      field(s.state(expected)), assignment, scores, field("; ".join(s.late)), field("; ".join(flags)),
+                      field("; ".join(s.disagreements) or ("agree" if len(s.halves) == 2 else ""))]
+        lines.append(",".join([*head_cells, lost_field, halves, statuses]))
+    handle.write("\n".join(lines) + "\n")
 
 
 def summary_text(cls: Class) -> str:

@@ -142,30 +142,49 @@ def group(submissions: Iterable[Submission], single: bool = False) -> List[Stude
     return sorted(students.values(), key=lambda s: (not s.identified, s.key))
 
 
-def grade(student: Student, reqs: Sequence[Requirement], memo: Optional[Dict[Any, Graded]] = None) -> None:
-    """Score every requirement for the student (see the module's rules).
+class Grader:
+    """Scores students against one assignment's requirements (see the module's rules).
 
-    `memo` is shared across a class: students who fail a check fail it with the same words, and
-    one tuple serves them all."""
-    memo = {} if memo is None else memo
-    halves = student.halves
-    graded = []
-    for i, req in enumerate(reqs):
-        sub = halves.get(req.half)
-        status = sub.statuses.get(req.check) if sub is not None else "no report"
-        if status == "pass" or status == "warn":  # the common case first: a class mostly passes
-            key: Any = (i, status)
-        elif sub is None or status is None:
-            key = (i, status)
-        else:
-            summary = sub.summaries.get(req.check)
-            key = (i, status, summary if isinstance(summary, str) else "")
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = _grade_one(req, key[1], key[2] if len(key) > 2 else "")
-        graded.append(found)
-    student.graded = graded
-    student.max_score = sum(req.points for req in reqs)
+    Students who fail a check mostly fail it with the same words, and most pass: one tuple serves
+    every student with the same outcome, so grading a class costs a dictionary lookup per check."""
+
+    def __init__(self, reqs: Sequence[Requirement]) -> None:
+        self.reqs = list(reqs)
+        self.max_score = sum(req.points for req in reqs)
+        self.memo: Dict[Any, Graded] = {}
+        self.by_half = [(half, [(i, req.check, ("pass", req.points, ""), ("warn", req.points, ""))
+                                for i, req in enumerate(reqs) if req.half == half]) for half in HALVES]
+        self.absent = {half: [_grade_one(req, "no report", "") for req in reqs if req.half == half] for half in HALVES}
+
+    def grade(self, student: Student) -> None:
+        graded: List[Graded] = [("", 0.0, "")] * len(self.reqs)
+        memo = self.memo
+        for half, items in self.by_half:
+            sub = student.halves.get(half)
+            if sub is None:
+                for (i, *_), g in zip(items, self.absent[half]):
+                    graded[i] = g
+                continue
+            statuses = sub.statuses
+            for i, check, passed, warned in items:
+                status = statuses.get(check)
+                if status == "pass":  # the common case first: a class mostly passes
+                    graded[i] = passed
+                elif status == "warn":
+                    graded[i] = warned
+                else:
+                    key = (i, status, sub.summary(check) if status is not None else "")
+                    found = memo.get(key)
+                    if found is None:
+                        found = memo[key] = _grade_one(self.reqs[i], status, key[2])
+                    graded[i] = found
+        student.graded = graded
+        student.max_score = self.max_score
+
+
+def grade(student: Student, reqs: Sequence[Requirement]) -> None:
+    """Score every requirement for one student."""
+    Grader(reqs).grade(student)
 
 
 def _grade_one(req: Requirement, status: Optional[str], summary: str) -> Graded:

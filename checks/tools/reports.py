@@ -17,11 +17,12 @@ with a mark are all read.
 
 from __future__ import annotations
 
-import calendar
 import json
 import os
 import re
 import stat
+import time
+from datetime import datetime, timezone
 
 from .._record import Factory, Record
 from .._version import RELEASES
@@ -37,11 +38,21 @@ SIDES = ("laptop", "jumpbox", "server")
 HALF_OF_SIDE = {"laptop": "laptop", "jumpbox": "server", "server": "server"}
 MAX_REPORT_BYTES = 1 << 20  # a full report with a long package list is well under 100 KB
 MAX_FIELD = 4000  # a check's summary is a sentence: a longer one was not written by selfcheck
+LARGE_REPORT = 200_000  # larger than selfcheck writes (a long package list is under 100 KB): look closer
 FUTURE_SLACK = 15 * 60  # a laptop clock a little ahead is not a forgery
 # Observed values the join of a student's two halves needs (tools/halves.py); others are not kept.
 JOIN_IDS = frozenset({"ssh.key.present", "ssh.key.pair", "ssh.authorized_keys", "env.python", "env.packages"})
 _USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}")
-_CREATED_RE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z")
+_CREATED_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)Z")
+_STAMPS: Dict[float, str] = {}
+
+
+def _stamp(when: float) -> str:
+    """A time as reports write it ("2026-11-20T10:00:00Z"), once per distinct `when`."""
+    if when not in _STAMPS:
+        _STAMPS.clear()
+        _STAMPS[when] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+    return _STAMPS[when]
 
 
 class Submission(Record, frozen=False):
@@ -53,13 +64,21 @@ class Submission(Record, frozen=False):
     user: str  # the cluster username, "" when the report names none we can trust
     user_source: str
     created: str
-    created_at: Optional[float]  # seconds since the epoch; None when `created` does not parse
     host: str
     tool_version: str
     statuses: Dict[str, str]
-    summaries: Dict[str, str]
+    results: List[Dict[str, Any]]  # the report's own list, read again only for what grading needs
     observed: Dict[str, Any]  # only JOIN_IDS
     flags: List[str] = Factory(factory=list)
+    _summaries: Optional[Dict[str, Any]] = None
+    _created_at: Any = False  # not parsed yet: most reports are never asked
+
+    @property
+    def created_at(self) -> Optional[float]:
+        """Seconds since the epoch; None when `created` does not parse."""
+        if self._created_at is False:
+            self._created_at = parse_created(self.created)
+        return self._created_at  # type: ignore[no-any-return]  # a float or None once parsed
 
     @property
     def half(self) -> str:
@@ -69,6 +88,14 @@ class Submission(Record, frozen=False):
     def trusted_time(self) -> bool:
         """A `created` that parses and does not lie in the future (flags say when not)."""
         return self.created_at is not None and not any(f.startswith("created ") for f in self.flags)
+
+    def summary(self, check: str) -> str:
+        """What the report says for a check ("" when it says nothing readable). Most checks pass
+        and need no summary: the mapping is built on the first question."""
+        if self._summaries is None:
+            self._summaries = {item["id"]: item.get("summary") for item in self.results}
+        said = self._summaries.get(check)
+        return said if isinstance(said, str) else ""
 
 
 class Rejected(Record):
@@ -100,7 +127,7 @@ def read_bounded(path: str, limit: int = MAX_REPORT_BYTES, follow: bool = True) 
         if info.st_size > limit:
             return None, f"is too large to be a report ({info.st_size:,} bytes; at most {limit:,})"
         data = os.read(fd, info.st_size + 1)
-        while len(data) <= info.st_size:  # a short read (a network file system): read on, still bounded
+        while len(data) < info.st_size:  # a short read (a network file system): read on, still bounded
             more = os.read(fd, limit + 1 - len(data))
             if not more:
                 break
@@ -125,21 +152,21 @@ def decode(raw: bytes) -> str:
     return raw.decode("utf-8")
 
 
-def load(path: str, follow: bool = True) -> Tuple[Any, str]:
-    """(the JSON document in a report file, "") or (None, why it cannot be read)."""
+def load(path: str, follow: bool = True) -> Tuple[Any, str, int]:
+    """(the JSON document in a report file, "", its size) or (None, why it cannot be read, 0)."""
     raw, why = read_bounded(path, follow=follow)
     if raw is None:
-        return None, why
+        return None, why, 0
     if not raw.strip():
-        return None, "is empty"
-    try:
-        return json.loads(decode(raw)), ""
+        return None, "is empty", 0
+    try:  # json reads UTF-8, UTF-8 with a byte-order mark and UTF-16 with one from bytes itself
+        return json.loads(raw), "", len(raw)
     except UnicodeDecodeError:
-        return None, "is not text in UTF-8 or UTF-16"
+        return None, "is not text in UTF-8 or UTF-16", 0
     except RecursionError:
-        return None, "is nested too deeply to be a report"
+        return None, "is nested too deeply to be a report", 0
     except ValueError as exc:  # JSONDecodeError, and integers too long to convert
-        return None, f"is not valid JSON ({str(exc).splitlines()[0][:80]})"
+        return None, f"is not valid JSON ({str(exc).splitlines()[0][:80]})", 0
 
 
 def parse_created(text: object) -> Optional[float]:
@@ -149,11 +176,12 @@ def parse_created(text: object) -> Optional[float]:
     match = _CREATED_RE.fullmatch(text)
     if not match:
         return None
-    year, month, day, hour, minute, second = (int(g) for g in match.groups())
-    if not (1970 <= year and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
-            and hour < 24 and minute < 60 and second < 61):
+    try:
+        year, month, day, hour, minute, second = map(int, match.groups())
+        when = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    except ValueError:  # February 30th
         return None
-    return float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
+    return when.timestamp() if when.year >= 1970 else None
 
 
 def _text(value: object, limit: int = 300) -> str:
@@ -162,8 +190,12 @@ def _text(value: object, limit: int = 300) -> str:
 
 
 def validate(doc: Any, path: str, known_ids: FrozenSet[str], now: float,
-             assignment: Optional[str]) -> Tuple[Optional[Submission], str]:
-    """(a Submission, "") when the document can be graded, else (None, the reason)."""
+             assignment: Optional[str], size: int = 0) -> Tuple[Optional[Submission], str]:
+    """(a Submission, "") when the document can be graded, else (None, the reason).
+
+    `size` is the file's size: only a report far larger than selfcheck writes is searched for an
+    overlong field. Every step is a comprehension or a set operation, because a class has
+    thousands of reports and this runs once per report (bench/collect_reports.py)."""
     if not isinstance(doc, dict):
         return None, "is not a self-check report (the file holds no JSON object)"
     if doc.get("schema") != 1:
@@ -180,54 +212,51 @@ def validate(doc: Any, path: str, known_ids: FrozenSet[str], now: float,
     got = doc.get("assignment")
     if assignment and got != assignment:
         return None, f"is a report for {_text(got, 40)!r}, not {assignment!r}"
+    try:
+        statuses = {item["id"]: item["status"] for item in results}
+        odd_status = set(statuses.values()) - _STATUS_SET
+        unknown = statuses.keys() - known_ids
+        fixed = [item["id"] for item in results if item["status"] == "pass" and item.get("fix")]
+    except (TypeError, KeyError, AttributeError):  # not an object, no id or status, or a list as one
+        return None, "holds a result without a check id or a status"
+    if any(type(cid) is not str or not cid or len(cid) > 100 for cid in unknown) or \
+            any(type(status) is not str for status in odd_status):
+        return None, "holds a result whose id or status is not text"
+    if size > LARGE_REPORT and any(
+            type(item.get("summary")) is str and len(item["summary"]) > MAX_FIELD for item in results):
+        return None, "holds a field too long for a report"
     flags: List[str] = []
-    statuses: Dict[str, str] = {}
-    summaries: Dict[str, str] = {}
-    observed: Dict[str, Any] = {}
-    odd: List[str] = []
-    for item in results:  # one pass: the exports need only these
-        try:
-            cid, status = item["id"], item["status"]
-        except (TypeError, KeyError):
-            return None, "holds a result without a check id or a status"
-        if not isinstance(cid, str) or not isinstance(status, str) or not cid:
-            return None, "holds a result whose id or status is not text"
-        if cid in statuses:
-            flags.append(f"lists {_text(cid, 40)} twice")
-        statuses[cid] = status
-        summary = summaries[cid] = item.get("summary", "")
-        if len(cid) > 100 or (isinstance(summary, str) and len(summary) > MAX_FIELD):
-            return None, f"holds a field too long for a report (check {_text(cid, 40)})"
-        if status not in _STATUS_SET:
-            odd.append(f"{_text(cid, 40)} has status {_text(status, 20)!r}, not one of {', '.join(STATUSES)}")
-        elif status == "pass" and item.get("fix"):
-            odd.append(f"{_text(cid, 40)} says pass but carries a fix (checks give fixes only to problems)")
-        if cid in JOIN_IDS:
-            observed[cid] = item.get("observed")
+    if len(statuses) != len(results):
+        seen: Dict[str, int] = {}
+        for item in results:
+            seen[item["id"]] = seen.get(item["id"], 0) + 1
+        flags += [f"lists {_text(cid, 40)} {n} times" for cid, n in seen.items() if n > 1][:3]
+    odd = [f"{_text(cid, 40)} says pass but carries a fix (checks give fixes only to problems)" for cid in fixed]
+    if odd_status:
+        odd += [f"{_text(cid, 40)} has status {_text(st, 20)!r}, not one of {', '.join(STATUSES)}"
+                for cid, st in statuses.items() if st in odd_status]
     flags += odd[:3] + ([f"and {len(odd) - 3} more such result(s)"] if len(odd) > 3 else [])
-    unknown = [cid for cid in statuses if cid not in known_ids]
     if unknown:
-        flags.append("names check id(s) selfcheck never had: " + ", ".join(_text(c, 40) for c in unknown[:3])
-                     + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""))
+        names = sorted(unknown)
+        flags.append("names check id(s) selfcheck never had: " + ", ".join(_text(c, 40) for c in names[:3])
+                     + (f" and {len(names) - 3} more" if len(names) > 3 else ""))
+    values = list(statuses.values())
+    tally = {status: values.count(status) for status in STATUSES}
     counts = doc.get("counts")
-    tally = {s: 0 for s in STATUSES}
-    for status in statuses.values():
-        if status in tally:
-            tally[status] += 1
     if counts != tally:
         flags.append(f"its counts ({_counts(counts)}) do not match its results ({_counts(tally)}): edited?")
     if version not in RELEASES:
         flags.append(f"says it was made by selfcheck {_text(version, 20)}, a version that does not exist")
     created = doc.get("created")
-    created_at = parse_created(created)
-    if created_at is None:
+    if type(created) is not str or _CREATED_RE.fullmatch(created) is None:
         flags.append(f"created {_text(created, 40)!r} is not a time this tool writes")
-    elif created_at > now + FUTURE_SLACK:
+    elif created > _stamp(now + FUTURE_SLACK):  # the format sorts as text: no need to parse it here
         flags.append(f"created {created} lies in the future")
     user, source = _identity(doc, flags)
+    observed = {item["id"]: item.get("observed") for item in results if item["id"] in JOIN_IDS}
     return Submission(path, side, got if isinstance(got, str) else "", user, source,
-                      created if isinstance(created, str) else "", created_at, _text(doc.get("host"), 80),
-                      version, statuses, summaries, observed, flags), ""
+                      created if isinstance(created, str) else "", _text(doc.get("host"), 80),
+                      version, statuses, results, observed, flags), ""
 
 
 def _counts(counts: object) -> str:
