@@ -16,6 +16,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@# An optional part of jsonschema that compiles 38 grammars at every import (3.3 s in every
+	@# Jupyter Server, notebook and book build): docs/decisions/0003-jsonschema-without-rfc3987-syntax.md
+	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
 	@touch $@
 
 # A clean build every time: a second build into an old _build exits 0 even when a notebook
@@ -25,8 +28,12 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . $(JB_FLAGS) || { cat _build/html/reports/*.err.log 2>/dev/null; exit 1; }
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
+# The book with live reload while you edit it (in-process rebuilds; bench/book_preview.py).
+preview: $(STAMP)
+	$(BIN)/python scripts/preview.py
+
 pyz: $(STAMP)
-	$(BIN)/python scripts/build_pyz.py _build/selfcheck.pyz
+	$(BIN)/python scripts/build_pyz.py _build/html/selfcheck.pyz
 
 system-deps:
 	@scripts/system-deps.sh
@@ -46,7 +53,7 @@ lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.in
 	{ echo "# Pinned toolchain (generated from requirements.in by 'make lock'; do not edit by hand)."; \
-	  $(BIN)/python -m pip freeze --exclude-editable; } > requirements.txt
+	  $(BIN)/python -m pip freeze --exclude-editable --exclude rfc3987-syntax; } > requirements.txt
 
 clean:
 	rm -rf _build

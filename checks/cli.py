@@ -13,6 +13,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import List, NoReturn, Optional, Sequence, TextIO
 
+    from .registry import CheckSpec
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHECKER = 0, 1, 2, 3
 
 
@@ -33,21 +35,18 @@ def _positive(text: str) -> float:
     return value
 
 
-def _terminal_columns() -> int:
-    """`shutil.get_terminal_size().columns`, without importing shutil (argparse's help formatter
-    would, on every add_argument, and shutil brings bz2 and lzma with it)."""
-    import os
+def _listing(specs: List[CheckSpec], columns: int) -> str:
+    """Every check id and what it verifies, the descriptions wrapped to `columns` (0: not wrapped)."""
+    import textwrap
 
-    try:
-        columns = int(os.environ.get("COLUMNS", "0"))
-    except ValueError:
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]  # None: caught below
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
+    width = max(len(s.id) for s in specs)
+    room = max(30, columns - width - 3) if columns else 0
+    lines = []
+    for spec in specs:
+        wrapped = (textwrap.wrap(spec.description, room) if room else [spec.description]) or [""]
+        lines.append(f"{spec.id:<{width}}  {wrapped[0]}")
+        lines += [" " * (width + 2) + more for more in wrapped[1:]]
+    return "\n".join(lines) + "\n"
 
 
 def _course_assignment() -> str:
@@ -57,17 +56,20 @@ def _course_assignment() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import render
     from ._version import __version__
+    from .invocation import command
 
-    width = _terminal_columns() - 2  # once: argparse builds a formatter for every add_argument
+    width = render.terminal_columns() - 2  # once: argparse builds a formatter for every add_argument
+    prog = command()  # the help names the command the student typed
     p = _Parser(
-        prog="selfcheck",
+        prog=prog,
         formatter_class=lambda prog: argparse.HelpFormatter(prog, width=width),
         description="Check that your SSH keys, your Jupyter tunnel and your server's resources "
                     "meet the assignment's expectations, and say exactly how to fix what doesn't.",
-        epilog="Other commands: 'selfcheck explain \"<error text>\"' explains an error message you "
-               "saw; 'selfcheck collect DIR --csv grades.csv' grades students' JSON reports; "
-               "'selfcheck validate FILE.toml' checks an assignment file.",
+        epilog=f"Other commands: '{prog} explain \"<error text>\"' explains an error message you "
+               f"saw; '{prog} collect DIR --csv grades.csv' grades students' JSON reports; "
+               f"'{prog} validate FILE.toml' checks an assignment file.",
     )
     which = p.add_argument_group("what to check")
     which.add_argument("--assignment", metavar="ID", help="a shipped assignment (default: the course's, "
@@ -141,17 +143,14 @@ def _run(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
         stderr.write("selfcheck: give --assignment or --expectations, not both\n")
         return EXIT_USAGE
     if ns.list:
-        specs = all_checks()
-        width = max(len(s.id) for s in specs)
-        for spec in specs:
-            stdout.write(f"{spec.id:<{width}}  {spec.description}\n")
+        stdout.write(_listing(all_checks(), render.wrap_width(stdout)))
         return EXIT_OK
     only = [s.strip() for s in ns.only.split(",")] if ns.only else None
     if only:
         unknown = unknown_selectors(only)
         if unknown:
             stderr.write(f"selfcheck: --only names no check: {', '.join(unknown)} "
-                         "(run 'selfcheck --list' for the ids)\n")
+                         f"(run '{parser.prog} --list' for the ids)\n")
             return EXIT_USAGE
     try:
         ctx = runner.make_context(

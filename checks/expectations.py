@@ -155,7 +155,6 @@ def load(name_or_path: Union[str, Path, None] = None) -> Expectations:
     data = _cached(_read_shipped(cache), shipped)
     if data is None:
         data = _decode(shipped, f"{name}.toml")
-        _store(cache, shipped, data)
     return validate(data, source=f"{name}.toml")
 
 
@@ -172,9 +171,10 @@ def _read_shipped(relative: str) -> Optional[bytes]:
 
 
 # Parsing TOML means importing tomllib (and typing, string, datetime with it): about a third of a
-# bare interpreter's start. So a shipped assignment's parsed table is kept beside it, the way
-# Python keeps bytecode: in __pycache__, written only when Python writes bytecode, used only when
-# it was made from exactly the same bytes. selfcheck.pyz carries it (scripts/build_pyz.py).
+# bare interpreter's start. So selfcheck.pyz, the single file students run, carries each shipped
+# assignment's parsed table beside it, the way Python keeps bytecode (__pycache__), written when
+# the file is built (scripts/build_pyz.py) and used only when made from exactly the same bytes.
+# Nothing is ever written at run time: an installed package or a clone parses the TOML.
 _CACHE_FORMAT = 1
 
 
@@ -194,23 +194,6 @@ def _cached(blob: Optional[bytes], raw: bytes) -> Optional[Dict[str, Any]]:
     except (ValueError, EOFError, TypeError):
         return None
     return data if fmt == _CACHE_FORMAT and source == raw and isinstance(data, dict) else None
-
-
-def _store(relative: str, raw: bytes, data: Dict[str, Any]) -> None:
-    import os
-    import sys
-
-    if sys.dont_write_bytecode or not _SHIPPED.is_dir():  # as Python does for bytecode; not in a .pyz
-        return
-    cache = _SHIPPED / relative
-    try:
-        blob = cache_blob(raw, data)
-        cache.parent.mkdir(exist_ok=True)
-        partial = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        partial.write_bytes(blob)
-        os.replace(partial, cache)
-    except (OSError, ValueError, ExpectationsError):  # a read-only install, a datetime value: no cache
-        pass
 
 
 def _toml() -> Any:

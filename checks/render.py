@@ -221,3 +221,32 @@ def use_color(stream: Any, env: Optional[Mapping[str, str]] = None) -> bool:
 
 
 __all__ = ["text", "html", "json_text", "report_dict", "footer", "SYMBOLS", "STATUS_ORDER"]
+
+
+def wrap_width(stream: Any) -> int:
+    """The width to wrap prose to on `stream`: its terminal's, or 0 (do not wrap) when it is a pipe
+    or a file, so scripts reading the output get one line per item."""
+    import os
+
+    isatty = getattr(stream, "isatty", None)
+    if "COLUMNS" in os.environ or (isatty and isatty()):
+        return terminal_columns()
+    return 0
+
+
+def terminal_columns() -> int:
+    """`shutil.get_terminal_size().columns`, without importing shutil (argparse's help formatter
+    would, on every add_argument, and shutil brings bz2 and lzma with it)."""
+    import os
+    import sys
+
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]  # None: caught below
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -14,6 +15,18 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 IN_CI = bool(os.environ.get("CI"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_state_in_the_home(tmp_path_factory) -> Iterator[None]:
+    """Kernels, Chromium and IPython keep state under ~ (~/.ipython, ~/.config/chromium,
+    ~/.cache): the tests point them at a folder of their own, removed with the rest."""
+    state = tmp_path_factory.mktemp("user-state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IPYTHONDIR", str(state / "ipython"))
+        patch.setenv("XDG_CONFIG_HOME", str(state / "config"))
+        patch.setenv("XDG_CACHE_HOME", str(state / "cache"))
+        yield
 
 
 def jupyter_book() -> str:

@@ -11,14 +11,16 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from realssh import stop_process, wait_port
+from realssh import PORT_TRIES, free_port, stop_process, wait_port
 
 
 class JupyterServer:
     """`jupyter_server` on 127.0.0.1 with a base URL and a token; stopped by pid."""
 
-    def __init__(self, port: int, base_url: str, token: str, workdir: Path) -> None:
-        self.port, self.base_url, self.token = port, base_url, token
+    def __init__(self, base_url: str, token: str, workdir: Path, port: Optional[int] = None) -> None:
+        """`port` None: a free one, chosen again if another program takes it first."""
+        self.port, self.base_url, self.token = port or 0, base_url, token
+        self.fixed_port = port
         self.dir = workdir
         self.runtime = workdir / "runtime"
         self.proc: Optional[subprocess.Popen] = None
@@ -27,18 +29,22 @@ class JupyterServer:
         self.dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(self.runtime), "JUPYTER_CONFIG_DIR": str(self.dir / "cfg"),
                "JUPYTER_DATA_DIR": str(self.dir / "data"), "JUPYTER_PLATFORM_DIRS": "1"}
-        argv = [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
-                "--ServerApp.port_retries=0", f"--ServerApp.base_url={self.base_url}", "--ServerApp.open_browser=False",
-                f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.dir}", "--ServerApp.allow_root=True"]
-        self.log = open(self.dir / "server.log", "ab")
-        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
-        wait_port(self.port, timeout=60)
-        return self
+        for _ in range(PORT_TRIES if self.fixed_port is None else 1):
+            self.port = self.fixed_port or free_port()
+            argv = [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1",
+                    f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+                    f"--ServerApp.base_url={self.base_url}", "--ServerApp.open_browser=False",
+                    f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.dir}",
+                    "--ServerApp.allow_root=True"]
+            with open(self.dir / "server.log", "ab") as log:
+                self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            if wait_port(self.port, timeout=60, proc=self.proc):
+                return self
+        raise RuntimeError(f"Jupyter Server could not bind port {self.port}; see {self.dir / 'server.log'}")
 
     def stop(self) -> None:
         stop_process(self.proc, timeout=15)
         self.proc = None
-        self.log.close()
 
 
 class HungListener:
@@ -75,9 +81,14 @@ class PlainHttp:
     """A plain HTTP server that is not Jupyter."""
 
     def __init__(self, directory: Path) -> None:
-        handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(directory), **k)  # noqa: E731
-        http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None  # keep test output quiet
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+                super().__init__(*args, directory=str(directory), **kwargs)
+
+            def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]  # keep test output quiet
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -52,15 +52,22 @@ def stop_process(proc: Optional[subprocess.Popen], timeout: float = 10.0) -> Non
         proc.wait(timeout=timeout)
 
 
-def wait_port(port: int, timeout: float = 10.0) -> None:
+def wait_port(port: int, timeout: float = 10.0, proc: Optional[subprocess.Popen] = None) -> bool:
+    """Wait until something listens on the port. With `proc`, False as soon as that process has
+    exited (it could not bind: the port was taken between choosing it and starting the server)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                return True
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout} s")
+
+
+PORT_TRIES = 5  # a free port can be taken by another program before our server binds it: try another
 
 
 @dataclass
@@ -121,27 +128,36 @@ class Sshd:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o755)
-        self.port = free_port()
+        self.port = 0  # chosen when it starts
+        self.allow_user, self.extra = allow_user, extra
         self.host_key = self.dir / "host_ed25519"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.host_key)], check=True,
                        capture_output=True, timeout=30)
         self.config = self.dir / "sshd_config"
+        self.log = self.dir / "sshd.log"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def _write_config(self) -> None:
         self.config.write_text(
             f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.host_key}\nPidFile {self.dir}/sshd.pid\n"
             "AuthorizedKeysFile .ssh/authorized_keys\nStrictModes yes\nPubkeyAuthentication yes\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-            f"AllowUsers {allow_user}\nAllowTcpForwarding yes\nLogLevel VERBOSE\nMaxStartups 100:30:200\n{extra}")
-        self.log = self.dir / "sshd.log"
-        self.proc: Optional[subprocess.Popen] = None
+            f"AllowUsers {self.allow_user}\nAllowTcpForwarding yes\nLogLevel VERBOSE\nMaxStartups 100:30:200\n"
+            f"{self.extra}")
 
     def start(self) -> "Sshd":
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # Debian's privilege-separation directory
-        check = subprocess.run([SSHD, "-t", "-f", str(self.config)], capture_output=True, text=True, timeout=30)
-        assert check.returncode == 0, check.stderr
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)], stdout=subprocess.DEVNULL,
-                                     stderr=open(self.log, "ab"))
-        wait_port(self.port)
-        return self
+        for _ in range(PORT_TRIES):
+            self.port = free_port()
+            self._write_config()
+            check = subprocess.run([SSHD, "-t", "-f", str(self.config)], capture_output=True, text=True, timeout=30)
+            assert check.returncode == 0, check.stderr
+            with open(self.log, "ab") as log:
+                self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)], stdout=subprocess.DEVNULL,
+                                             stderr=log, stdin=subprocess.DEVNULL)
+            if wait_port(self.port, proc=self.proc):
+                return self
+        raise RuntimeError(f"sshd could not bind a free port in {PORT_TRIES} tries; see {self.log}")
 
     def stop(self) -> None:
         stop_process(self.proc)

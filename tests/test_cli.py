@@ -39,7 +39,7 @@ def test_exit_zero_when_nothing_fails(tmp_path: Path) -> None:
 def test_exit_one_when_a_check_fails(tmp_path: Path) -> None:
     (tmp_path / "home").mkdir()
     code, out, _ = cli("--side", "laptop", "--only", "ssh.dir", "--home", str(tmp_path / "home"))
-    assert code == 1 and "✗ fail" in out or "x fail" in out
+    assert code == 1 and ("✗ fail" in out or "x fail" in out)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -97,16 +97,12 @@ def test_every_shipped_assignment_validates_and_names_real_checks() -> None:
         assert unknown_selectors(exp.checks) == [], name
 
 
-def test_exit_three_when_the_checker_breaks() -> None:
-    from checks.registry import get
+def test_exit_three_when_the_checker_breaks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from checks import registry
 
-    spec = get("env.python")
-    original = spec.func
-    object.__setattr__(spec, "func", lambda ctx: 1 / 0)
-    try:
-        code, out, _ = cli("--only", "env.python")
-    finally:
-        object.__setattr__(spec, "func", original)
+    broken = registry.get("env.python").replace(func=lambda ctx: 1 / 0)
+    monkeypatch.setitem(registry._REGISTRY, "env.python", broken)
+    code, out, _ = cli("--only", "env.python")
     assert code == 3 and "bug in the checker" in out
 
 
@@ -128,45 +124,72 @@ def test_explain_command() -> None:
 
 
 def _copy_assignments(tmp_path, monkeypatch):
-    """A private copy of the package's assignments folder, so the cache is written there."""
+    """A private copy of the package's assignments folder, with the cache selfcheck.pyz carries."""
     import shutil
 
     from checks import expectations
 
     folder = tmp_path / "assignments"
     shutil.copytree(expectations._SHIPPED, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "__pycache__").mkdir()
+    for toml in folder.glob("*.toml"):  # as scripts/build_pyz.py writes it into the single file
+        (folder / "__pycache__" / f"{toml.name}.marshal").write_bytes(expectations.cache_blob(toml.read_bytes()))
     monkeypatch.setattr(expectations, "_SHIPPED", folder)
     return folder
 
 
-def test_a_shipped_assignment_is_cached_like_bytecode(tmp_path, monkeypatch) -> None:
+def test_the_carried_cache_is_used_and_nothing_is_written_at_run_time(tmp_path, monkeypatch) -> None:
     from checks import expectations
 
     folder = _copy_assignments(tmp_path, monkeypatch)
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    first = expectations.load()
-    assert not (folder / "__pycache__").exists()  # PYTHONDONTWRITEBYTECODE: nothing written
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    assert expectations.load() == first
-    cache = folder / "__pycache__" / "methodology-1.toml.marshal"
-    assert cache.is_file()
+    parsed = expectations.load()
 
     def no_parser(raw, source):
         raise AssertionError("parsed TOML although the cache was current")
 
     monkeypatch.setattr(expectations, "_decode", no_parser)
-    assert expectations.load() == first
+    assert expectations.load() == parsed
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_without_a_cache_the_toml_is_parsed_and_no_cache_is_written(tmp_path, monkeypatch) -> None:
+    from checks import expectations
+
+    folder = _copy_assignments(tmp_path, monkeypatch)
+    import shutil
+
+    shutil.rmtree(folder / "__pycache__")
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    assert expectations.load().id == "methodology-1"
+    assert not (folder / "__pycache__").exists()
 
 
 def test_a_stale_or_broken_cache_is_never_used(tmp_path, monkeypatch) -> None:
     from checks import expectations
 
     folder = _copy_assignments(tmp_path, monkeypatch)
-    monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    expectations.load()
     toml = folder / "methodology-1.toml"
     toml.write_text(toml.read_text().replace("cpus = 2", "cpus = 4"))
     assert expectations.load().cpus == 4  # the edited file wins over the old cache
     cache = folder / "__pycache__" / "methodology-1.toml.marshal"
     cache.write_bytes(b"\x00garbage")
     assert expectations.load().cpus == 4
+
+
+def test_list_and_explain_wrap_to_the_terminal_and_help_names_the_command_typed() -> None:
+    import os
+
+    env = {**os.environ, "COLUMNS": "60"}
+    listing = subprocess.run([sys.executable, "-m", "checks", "--list"], capture_output=True, text=True,
+                             timeout=60, env=env, cwd=str(ROOT))
+    assert listing.returncode == 0 and max(len(line) for line in listing.stdout.splitlines()) <= 60
+    said = subprocess.run([sys.executable, "-m", "checks", "explain", "Permission denied (publickey)"],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=str(ROOT))
+    prose = [ln for ln in said.stdout.splitlines() if not ln.startswith("      ")]  # commands are never wrapped
+    assert said.returncode == 0 and max(len(line) for line in prose) <= 60
+    assert "Confirm with: python3 -m checks --only ssh.key.present" in said.stdout
+    helped = subprocess.run([sys.executable, "-m", "checks", "--help"], capture_output=True, text=True,
+                            timeout=60, cwd=str(ROOT))
+    assert helped.stdout.startswith("usage: python3 -m checks ")

@@ -122,7 +122,7 @@ def git_repo(tmp: Path, dirty: bool) -> Context:
 
 @pytest.fixture(scope="module")
 def jupyter(tmp_path_factory):
-    server = JupyterServer(free_port(), "/user/ana/", TOKEN, tmp_path_factory.mktemp("jp")).start()
+    server = JupyterServer("/user/ana/", TOKEN, tmp_path_factory.mktemp("jp")).start()
     yield server
     server.stop()
 
@@ -164,7 +164,8 @@ MATRIX: Dict[str, Tuple[Callable, Callable]] = {
     "ssh.home.permissions": (ak(lambda k: pub(k)), lambda t, k: _writable_ssh(ak(lambda k2: pub(k2))(t, k), t)),
     "resources.cpus": (lambda t, k: server_ctx(t), lambda t, k: server_ctx(t, cpus=8)),
     "resources.memory": (lambda t, k: server_ctx(t), lambda t, k: server_ctx(t, memory_gb=32)),
-    "resources.gpus": (lambda t, k: smi(t, "echo '0, NVIDIA A100-SXM4-40GB, 40960'", 1), lambda t, k: smi(t, "exit 9", 1)),
+    "resources.gpus": (lambda t, k: smi(t, "echo '0, GPU-5f0c5a16-21a8-7b3e-0c5e-2f6a0d1e9a01, NVIDIA A100-SXM4-40GB, 40960'", 1),
+                       lambda t, k: smi(t, "exit 9", 1)),
     "resources.disk": (lambda t, k: (t / "home").mkdir() or make_ctx(t, side="server"),
                        lambda t, k: (t / "home").mkdir() or make_ctx(
                            t, side="server", exp=expectations.load().replace(min_free_disk_gb=10**9))),

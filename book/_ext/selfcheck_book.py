@@ -199,6 +199,30 @@ def _write_pyz(app: Sphinx, exception: Exception) -> None:
           docs_url=app.config.html_baseurl or "")
 
 
+BOOK_LINE = 'BOOK = ""  # the book\'s address: the copy of this notebook you download from the book has it'
+
+
+def _address_downloads(app: Sphinx, exception: Exception) -> None:
+    """Write the book's published address (`html.baseurl` in _config.yml) into the self-check
+    notebooks students download, so their first cell can fetch selfcheck.pyz from the book."""
+    if exception is not None or app.builder.format != "html":
+        return
+    import json
+
+    address = (app.config.html_baseurl or "").strip()
+    if not address:
+        return
+    address = address.rstrip("/") + "/"
+    for notebook in (Path(app.outdir) / "_sources").rglob("selfcheck-*.ipynb"):
+        doc = json.loads(notebook.read_text(encoding="utf-8"))
+        for cell in doc.get("cells", []):
+            source = "".join(cell.get("source", []))
+            if BOOK_LINE in source:
+                filled = source.replace(BOOK_LINE, BOOK_LINE.replace('BOOK = ""', f"BOOK = {json.dumps(address)}"))
+                cell["source"] = filled.splitlines(keepends=True)
+        notebook.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def _dedupe_inline_scripts(app: Sphinx, exception: Exception) -> None:
     """Drop repeated inline <script> lines from each page's head.
 
@@ -237,5 +261,6 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("expectations-schema", ExpectationsSchema)
     app.add_directive("assignment-grading", AssignmentGrading)
     app.connect("build-finished", _write_pyz)
+    app.connect("build-finished", _address_downloads)
     app.connect("build-finished", _dedupe_inline_scripts)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

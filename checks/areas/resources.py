@@ -8,7 +8,6 @@ the hierarchy for the tightest limit, as the JDK does.
 
 from __future__ import annotations
 
-from .._text import digits
 from ..context import Context
 from ..model import Fix, Verdict, failed, passed, skipped, warned
 from ..probes.cgroups import cpu_info, memory_info
@@ -119,7 +118,7 @@ def gpus(ctx: Context) -> Verdict:
         return failed(f"no GPU usable: {why}; the assignment expects {want}", _launch(ctx), expected=want,
                       observed=0, details=details)
     seen = visible(probe.gpus, cuda)
-    names = ", ".join(f"{name} ({int(mem) / 1024:.0f} GiB)" if digits(mem) else name for _, name, mem in seen)
+    names = ", ".join(str(gpu) for gpu in seen)
     if len(seen) < len(probe.gpus) and len(seen) < max(want, 1) and cuda is not None:
         return failed(f"{len(probe.gpus)} GPU(s) present, but CUDA_VISIBLE_DEVICES={cuda!r} hides "
                       f"{'them' if not seen else 'some'} from your programs",

@@ -22,23 +22,39 @@ NVIDIA_SMI_EXIT = {
 }
 
 
+class Gpu(Record):
+    """One GPU as `nvidia-smi --query-gpu=index,uuid,name,memory.total` lists it."""
+
+    index: str
+    uuid: str
+    name: str
+    memory_mib: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({int(self.memory_mib) / 1024:.0f} GiB)" if digits(self.memory_mib) else self.name
+
+
 class GpuProbe(Record):
-    gpus: Tuple[Tuple[str, str, str], ...] = ()  # (index, name, memory MiB)
+    gpus: Tuple[Gpu, ...] = ()
     missing: bool = False
     error: str = ""
 
 
-def parse_gpu_csv(text: str) -> Tuple[Tuple[str, str, str], ...]:
+QUERY = ["nvidia-smi", "--query-gpu=index,uuid,name,memory.total", "--format=csv,noheader,nounits"]
+
+
+def parse_gpu_csv(text: str) -> Tuple[Gpu, ...]:
+    """The rows of QUERY's output (a GPU's name may itself hold commas)."""
     rows = []
     for line in text.splitlines():
         cols = [c.strip() for c in line.split(",")]
-        if len(cols) >= 3 and digits(cols[0]):
-            rows.append((cols[0], ", ".join(cols[1:-1]), cols[-1]))
+        if len(cols) >= 4 and digits(cols[0]):
+            rows.append(Gpu(cols[0], cols[1], ", ".join(cols[2:-1]), cols[-1]))
     return tuple(rows)
 
 
 def probe_gpus(ctx: Context) -> GpuProbe:
-    proc = ctx.run(["nvidia-smi", "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"], timeout=10)
+    proc = ctx.run(QUERY, timeout=10)
     if proc.missing:
         return GpuProbe(missing=True)
     if proc.timed_out:
@@ -51,20 +67,28 @@ def probe_gpus(ctx: Context) -> GpuProbe:
     return GpuProbe(parse_gpu_csv(proc.stdout))
 
 
-def visible(gpus: Tuple[Tuple[str, str, str], ...], cuda: Optional[str]) -> Tuple[Tuple[str, str, str], ...]:
-    """The GPUs a CUDA program sees under CUDA_VISIBLE_DEVICES (an invalid entry ends the list)."""
+def visible(gpus: Tuple[Gpu, ...], cuda: Optional[str]) -> Tuple[Gpu, ...]:
+    """The GPUs a CUDA program sees under CUDA_VISIBLE_DEVICES: indexes, or GPU UUIDs and their
+    unique prefixes, in order; the first entry that names no GPU ends the list, and a GPU named
+    twice hides them all (the CUDA runtime's rules, compared on a real GPU: tests/data/nvidia-smi)."""
     if cuda is None:
         return gpus
-    chosen: List[Tuple[str, str, str]] = []
+    chosen: List[Gpu] = []
     for entry in cuda.split(","):
         entry = entry.strip()
-        if not digits(entry):
-            if entry.startswith(("GPU-", "MIG-")):
-                chosen.extend(g for g in gpus[:1] if g not in chosen)  # UUIDs: not in our query; count one
-                continue
-            break
-        match = [g for g in gpus if g[0] == entry]
-        if not match:
+        if digits(entry):
+            match = [g for g in gpus if g.index == entry]
+        elif entry.startswith("GPU-"):
+            match = [g for g in gpus if g.uuid.startswith(entry)]
+        elif entry.startswith("MIG-"):  # MIG instances are not in QUERY: count the entry as one device
+            match = [g for g in gpus[:1] if g not in chosen]
+            chosen.extend(match)
+            continue
+        else:
+            match = []
+        if len(match) == 1 and match[0] in chosen:
+            return ()  # a device named twice makes the whole list invalid: CUDA then sees none
+        if len(match) != 1:
             break
         chosen.extend(match)
     return tuple(chosen)

@@ -9,7 +9,6 @@ server.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from .._record import Record
 from ..context import Context
@@ -54,6 +53,8 @@ class ParsedUrl(Record):
 
 def parse_url(text: Optional[str]) -> ParsedUrl:
     """Read the URL the way students paste it; never raises."""
+    from urllib.parse import parse_qs, unquote, urlsplit  # only with a URL: it costs milliseconds (ipaddress)
+
     if not isinstance(text, str) or not text.strip():
         return ParsedUrl(problems=("no URL was given",))
     raw = text.strip()

@@ -200,16 +200,30 @@ class Explanation(Record):
     redact: Redactor
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, columns: int = 0) -> str:
+        """Plain text, prose wrapped to `columns` (0: not wrapped; commands never are: they are pasted)."""
+        import textwrap
+
+        from ..invocation import command
+
+        run = command()
         if not self.matches:
             return ("That message is not one the self-check knows. Run the checks to find what is wrong:\n"
-                    "    python3 -m checks\n")
+                    f"    {run}\n")
+        def prose(text: str) -> List[str]:
+            if not columns:
+                return ["  " + text]
+            return textwrap.wrap(text, max(40, columns), initial_indent="  ", subsequent_indent="    ")
+
         lines = []
         for m in self.matches:
             lines.append(f"{m.pattern.example}")
-            lines.append(f"  Cause: {m.pattern.cause}")
-            lines.append(f"  Fix: {m.fix.text}")
+            lines += prose(f"Cause: {m.pattern.cause}")
+            lines += prose(f"Fix: {m.fix.text}")
             lines += [f"      {c}" for c in m.fix.commands]
-            lines.append(f"  Confirm with: python3 -m checks --only {m.pattern.check}")
+            lines.append(f"  Confirm with: {run} --only {m.pattern.check}")
         return self.redact("\n".join(lines)) + "\n"
 
     def _repr_html_(self) -> str:
@@ -251,5 +265,7 @@ def main(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             return 2
         text = sys.stdin.read(1 << 20)
     result = explain(text)
-    stdout.write(str(result))
+    from ..render import wrap_width
+
+    stdout.write(result.text(wrap_width(stdout)))
     return 0 if result.matches else 1

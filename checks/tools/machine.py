@@ -9,6 +9,7 @@ from two such machines; `SELFCHECK_MACHINE=<folder>` (or `machine=` in `checks.r
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -35,7 +36,9 @@ def materialise(folder: Path) -> Path:
     if key in _COPIES and _COPIES[key].exists():
         return _COPIES[key]
     spec = describe(folder)
-    copy = Path(tempfile.mkdtemp(prefix="selfcheck-machine-")) / folder.name
+    scratch = tempfile.mkdtemp(prefix="selfcheck-machine-")
+    atexit.register(shutil.rmtree, scratch, True)  # the copy lives as long as this process
+    copy = Path(scratch) / folder.name
     shutil.copytree(folder, copy, symlinks=True)
     for rel, mode in spec.get("modes", {}).items():
         os.chmod(copy / rel, int(str(mode), 8))

@@ -11,7 +11,6 @@ from ...probes.acl import acl_problems
 from ...probes.jupyter import cluster_user
 from ...probes.openssh import loadable_keys, ssh_config, ssh_version
 from ...registry import check
-from ...tools.explain import explain
 from ._common import DOCS, home_rel, icacls_fix, shell_path, tighten
 
 TYPE_CHECKING = False
@@ -133,6 +132,7 @@ def login(ctx: Context) -> Verdict:
 
     Contacts the login host: runs only with --live.
     """
+    from ...tools.explain import explain  # only here: its pattern table costs milliseconds at import
     host = ctx.expectations.login_host
     user = cluster_user(ctx)
     target = f"{user}@{host}" if user else host
