@@ -110,6 +110,14 @@ EXPECTED: Dict[str, Dict[str, object]] = {
 
 # -- the machines ------------------------------------------------------------------------------
 
+# The one fake (no GPU here): answers `nvidia-smi --query-gpu=<fields> --format=csv,...` for one GPU.
+FAKE_NVIDIA_SMI = """#!{python}
+import sys
+gpu = {{"index": "0", "uuid": "GPU-8f1c2d3e-4b5a-6c7d-8e9f-0a1b2c3d4e5f", "name": "NVIDIA A30", "memory.total": "24576"}}
+fields = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--query-gpu=")), "index,name")
+print(", ".join(gpu.get(f, "") for f in fields.split(",")))
+"""
+
 
 def keygen(path: Path, kind: str = "ed25519") -> Path:
     args = ["-t", "rsa", "-b", "3072"] if kind == "rsa" else ["-t", "ed25519"]
@@ -175,7 +183,7 @@ def server(root: Path, name: str, authorized: List[Path], cpus: int = 4, memory_
     spec["modes"]["home"] = home_mode
     if gpu:  # the one fake: this machine has no GPU (see the module's docstring)
         smi = machine / "bin" / "nvidia-smi"
-        smi.write_text("#!/bin/sh\necho '0, NVIDIA A30, 24576'\n")
+        smi.write_text(FAKE_NVIDIA_SMI.format(python=sys.executable))
         spec["modes"]["bin/nvidia-smi"] = "0755"
     (machine / "machine.json").write_text(json.dumps(spec, indent=1))
     return machine
