@@ -64,7 +64,8 @@ def main() -> int:
         shutil.rmtree(folder, ignore_errors=True)
     wall = min(e[0] for e in elapsed) / min(b[0] for b in baseline)
     cpu = min(e[1] for e in elapsed) / min(b[1] for b in baseline)
-    print(f"{args.reports} reports, {args.halves} per student ({size / 1e6:.1f} MB): json.loads alone {min(b[0] for b in baseline):.2f} s | "
+    print(f"{args.reports} reports, {args.halves} per student ({size / 1e6:.1f} MB): "
+          f"json.loads alone {min(b[0] for b in baseline):.2f} s | "
           f"collect to CSV {min(e[0] for e in elapsed):.2f} s | {wall:.2f}x wall, {cpu:.2f}x CPU "
           f"(goal <= {GOAL}x) | exit {code}")
     return 0
