@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from conftest import ROOT
 from checks import expectations
 from checks.cli import main
 
-GOOD = (ROOT / "checks" / "assignments" / f"{expectations.load().id}.toml").read_text()
+GOOD = re.sub(r"(?m)^points = .*\n", "", (ROOT / "checks" / "assignments" / f"{expectations.load().id}.toml").read_text())
 
 
 def validate(path: Path):
@@ -44,8 +45,6 @@ def test_every_mistake_exits_2_with_what_is_wrong(tmp_path: Path, change, said: 
 
 
 def _checks(text: str, value: str) -> str:
-    import re
-
     return re.sub(r"(?m)^checks = .*$", f"checks = {value}", text, count=1)
 
 
