@@ -239,7 +239,7 @@ def test_packages_the_assignment_lists_are_compared_across_halves(tmp_path: Path
     d.mkdir()
     (d / "a.json").write_text(report("ana", observed={"env.packages": {"installed": {"numpy": "2.0.0", "x": "1"}}}))
     (d / "b.json").write_text(report("ana", "server", observed={"env.packages": {"installed": {"NumPy": "1.26.4"}}}))
-    cls = grade_class(collect([str(d)], EXP.id), exp, "test")
+    cls = grade_class(collect([str(d)], EXP.id, packages=["numpy"]), exp, "test")
     assert cls.students[0].disagreements == ["packages: numpy 2.0.0 on the laptop, 1.26.4 on the server"]
 
 

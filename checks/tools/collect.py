@@ -22,6 +22,7 @@ import contextlib
 import os
 
 from .._record import Factory, Record
+from .grading import Grader
 from .reports import Rejected, Submission, load, report_files, validate
 
 TYPE_CHECKING = False
@@ -40,13 +41,20 @@ class Collection(Record, frozen=False):
     rejected: List[Rejected] = Factory(factory=list)
 
 
-def collect(paths: Iterable[str], assignment: Optional[str] = None, now: Optional[float] = None) -> Collection:
-    """Read and validate every report under `paths` (reports for another assignment are skipped)."""
+def collect(paths: Iterable[str], assignment: Optional[str] = None, now: Optional[float] = None,
+            packages: Iterable[str] = (), grader: Optional[Grader] = None) -> Collection:
+    """Read and validate every report under `paths` (reports for another assignment are skipped).
+
+    `packages`: the assignment's packages, the only ones kept from each report's package list.
+    `grader`: scores each report as it is read, so that what it said need not be kept (a class's
+    reports are held in memory together)."""
     import time
 
     from ..registry import all_checks
+    from .reports import normal_name
 
     known = frozenset(spec.id for spec in all_checks())
+    listed = frozenset(normal_name(name) for name in packages)
     now = time.time() if now is None else now
     out = Collection()
     with _no_cycle_collector():
@@ -54,12 +62,20 @@ def collect(paths: Iterable[str], assignment: Optional[str] = None, now: Optiona
             doc, why, size = load(path, follow=follow)
             sub = None
             if not why:
-                sub, why = validate(doc, path, known, now, assignment, size)
+                sub, why = validate(doc, path, known, now, assignment, size, listed)
             if sub is None:
                 out.rejected.append(Rejected(path, why))
-            else:
-                out.submissions.append(sub)
+                continue
+            if grader is not None:  # scored now: keep only what joining the halves reads (tools/halves.py)
+                grader.grade_report(sub)
+                sub.summaries = _NOTHING
+                sub.statuses = {cid: sub.statuses[cid] for cid in _JOINED if cid in sub.statuses}
+            out.submissions.append(sub)
     return out
+
+
+_NOTHING: Dict[str, Any] = {}  # what a graded report keeps of its summaries (never written to)
+_JOINED = ("ssh.key.pair", "ssh.authorized_keys")  # the statuses tools/halves.py reads
 
 
 @contextlib.contextmanager
@@ -79,15 +95,15 @@ def _no_cycle_collector() -> Iterator[None]:
 
 def grade_class(collection: Collection, exp: Expectations, setting: str, roster: Optional[List[Dict[str, str]]] = None,
                 roster_columns: Sequence[str] = (), due: Optional[Tuple[float, str]] = None,
-                single: bool = False) -> Class:
+                single: bool = False, grader: Optional[Grader] = None) -> Class:
     """Group the reports into students, score them, join their halves, apply the roster and the due time."""
     from .exports import Class
-    from .grading import Grader, apply_roster, group, mark_late, requirements
+    from .grading import apply_roster, group, mark_late, requirements
     from .halves import disagreements
 
     reqs = requirements(exp)
     students = group(collection.submissions, single=single)
-    grader = Grader(reqs)
+    grader = grader or Grader(reqs)
     for student in students:
         grader.grade(student)
         laptop, server = student.halves.get("laptop"), student.halves.get("server")
@@ -250,7 +266,7 @@ def _quiet(stream: TextIO) -> None:
 def _main(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     from .. import expectations
     from ..course import setting
-    from .grading import parse_due
+    from .grading import parse_due, requirements
 
     parser = _parser()
     try:
@@ -277,9 +293,11 @@ def _main(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
             raise UsageError(shown)
         due = (when, shown)
     roster, columns = read_roster(ns.roster) if ns.roster else (None, [])
-    collection = collect(ns.paths, None if ns.assignment == "" else exp.id)
+    grader = Grader(requirements(exp))
+    collection = collect(ns.paths, None if ns.assignment == "" else exp.id,
+                         packages=[name for name, _ in exp.packages], grader=grader)
     single = bool(ns.gradescope and ns.gradescope.lower().endswith(".json"))
-    cls = grade_class(collection, exp, where, roster, columns, due, single=single)
+    cls = grade_class(collection, exp, where, roster, columns, due, single=single, grader=grader)
     for item in collection.rejected:
         stderr.write(f"skipped {item.file}: {item.reason}\n")
     _hint_other_assignments(collection, exp.id, stderr)

@@ -154,30 +154,38 @@ class Grader:
         self.memo: Dict[Any, Graded] = {}
         self.by_half = [(half, [(i, req.check, ("pass", req.points, ""), ("warn", req.points, ""))
                                 for i, req in enumerate(reqs) if req.half == half]) for half in HALVES]
+        self.items = dict(self.by_half)
         self.absent = {half: [_grade_one(req, "no report", "") for req in reqs if req.half == half] for half in HALVES}
+
+    def grade_report(self, sub: Submission) -> List[Graded]:
+        """The scored checks of the report's half, in requirement order (kept on the report)."""
+        if sub.graded is not None:
+            return sub.graded
+        graded: List[Graded] = []
+        memo = self.memo
+        statuses = sub.statuses
+        for i, check, passed, warned in self.items[sub.half]:
+            status = statuses.get(check)
+            if status == "pass":  # the common case first: a class mostly passes
+                graded.append(passed)
+            elif status == "warn":
+                graded.append(warned)
+            else:
+                key = (i, status, sub.summary(check) if status is not None else "")
+                found = memo.get(key)
+                if found is None:
+                    found = memo[key] = _grade_one(self.reqs[i], status, key[2])
+                graded.append(found)
+        sub.graded = graded
+        return graded
 
     def grade(self, student: Student) -> None:
         graded: List[Graded] = [("", 0.0, "")] * len(self.reqs)
-        memo = self.memo
         for half, items in self.by_half:
             sub = student.halves.get(half)
-            if sub is None:
-                for (i, *_), g in zip(items, self.absent[half]):
-                    graded[i] = g
-                continue
-            statuses = sub.statuses
-            for i, check, passed, warned in items:
-                status = statuses.get(check)
-                if status == "pass":  # the common case first: a class mostly passes
-                    graded[i] = passed
-                elif status == "warn":
-                    graded[i] = warned
-                else:
-                    key = (i, status, sub.summary(check) if status is not None else "")
-                    found = memo.get(key)
-                    if found is None:
-                        found = memo[key] = _grade_one(self.reqs[i], status, key[2])
-                    graded[i] = found
+            scored = self.absent[half] if sub is None else self.grade_report(sub)
+            for (i, *_), g in zip(items, scored):
+                graded[i] = g
         student.graded = graded
         student.max_score = self.max_score
 

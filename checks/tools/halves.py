@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from .reports import Submission
+from .reports import Submission, normal_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,12 +67,7 @@ def packages(sub: Submission) -> Optional[Dict[str, str]]:
     installed = value.get("installed") if isinstance(value, dict) else None
     if not isinstance(installed, dict):
         return None
-    return {_normal(k): str(v)[:40] for k, v in installed.items() if isinstance(k, str)}
-
-
-def _normal(name: str) -> str:
-    """A distribution name as pip compares them (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return {normal_name(k): str(v)[:40] for k, v in installed.items() if isinstance(k, str)}
 
 
 def disagreements(laptop: Submission, server: Submission, listed: Sequence[Tuple[str, str]]) -> List[str]:
@@ -91,7 +86,7 @@ def disagreements(laptop: Submission, server: Submission, listed: Sequence[Tuple
         if mine is not None and theirs is not None:
             differ = []
             for name, _spec in listed:
-                a, b = mine.get(_normal(name)), theirs.get(_normal(name))
+                a, b = mine.get(normal_name(name)), theirs.get(normal_name(name))
                 if a != b:
                     differ.append(f"{name} {a or 'missing'} on the laptop, {b or 'missing'} on the server")
             if differ:

@@ -67,10 +67,10 @@ class Submission(Record, frozen=False):
     host: str
     tool_version: str
     statuses: Dict[str, str]
-    results: List[Dict[str, Any]]  # the report's own list, read again only for what grading needs
-    observed: Dict[str, Any]  # only JOIN_IDS
+    summaries: Dict[str, Any]  # only for the checks that did not pass: what grading says they said
+    observed: Dict[str, Any]  # only JOIN_IDS, and of the package list only the assignment's packages
     flags: List[str] = Factory(factory=list)
-    _summaries: Optional[Dict[str, Any]] = None
+    graded: Optional[List[Any]] = None  # set by grading.Grader, which then needs no summaries
     _created_at: Any = False  # not parsed yet: most reports are never asked
 
     @property
@@ -90,11 +90,8 @@ class Submission(Record, frozen=False):
         return self.created_at is not None and not any(f.startswith("created ") for f in self.flags)
 
     def summary(self, check: str) -> str:
-        """What the report says for a check ("" when it says nothing readable). Most checks pass
-        and need no summary: the mapping is built on the first question."""
-        if self._summaries is None:
-            self._summaries = {item["id"]: item.get("summary") for item in self.results}
-        said = self._summaries.get(check)
+        """What the report says for a check that did not pass ("" when it says nothing readable)."""
+        said = self.summaries.get(check)
         return said if isinstance(said, str) else ""
 
 
@@ -189,13 +186,15 @@ def _text(value: object, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def validate(doc: Any, path: str, known_ids: FrozenSet[str], now: float,
-             assignment: Optional[str], size: int = 0) -> Tuple[Optional[Submission], str]:
+def validate(doc: Any, path: str, known_ids: FrozenSet[str], now: float, assignment: Optional[str],
+             size: int = 0, packages: FrozenSet[str] = frozenset()) -> Tuple[Optional[Submission], str]:
     """(a Submission, "") when the document can be graded, else (None, the reason).
 
     `size` is the file's size: only a report far larger than selfcheck writes is searched for an
-    overlong field. Every step is a comprehension or a set operation, because a class has
-    thousands of reports and this runs once per report (bench/collect_reports.py)."""
+    overlong field. `packages`: the assignment's packages (normalised names), the only ones kept
+    from the report's package list, since a class's reports are held in memory together. Every
+    step is a comprehension or a set operation: a class has thousands of reports and this runs
+    once per report (bench/collect_reports.py)."""
     if not isinstance(doc, dict):
         return None, "is not a self-check report (the file holds no JSON object)"
     if doc.get("schema") != 1:
@@ -212,11 +211,23 @@ def validate(doc: Any, path: str, known_ids: FrozenSet[str], now: float,
     got = doc.get("assignment")
     if assignment and got != assignment:
         return None, f"is a report for {_text(got, 40)!r}, not {assignment!r}"
+    statuses: Dict[str, str] = {}
+    summaries: Dict[str, Any] = {}
+    observed: Dict[str, Any] = {}
+    fixed: List[str] = []
     try:
-        statuses = {item["id"]: item["status"] for item in results}
+        for item in results:  # one pass, plain statements: the fastest Python has for this
+            cid = item["id"]
+            status = statuses[cid] = item["status"]
+            if status == "pass":
+                if item.get("fix"):
+                    fixed.append(cid)
+            else:
+                summaries[cid] = item.get("summary")
+            if cid in JOIN_IDS:
+                observed[cid] = item.get("observed")
         odd_status = set(statuses.values()) - _STATUS_SET
         unknown = statuses.keys() - known_ids
-        fixed = [item["id"] for item in results if item["status"] == "pass" and item.get("fix")]
     except (TypeError, KeyError, AttributeError):  # not an object, no id or status, or a list as one
         return None, "holds a result without a check id or a status"
     if any(type(cid) is not str or not cid or len(cid) > 100 for cid in unknown) or \
@@ -253,10 +264,26 @@ def validate(doc: Any, path: str, known_ids: FrozenSet[str], now: float,
     elif created > _stamp(now + FUTURE_SLACK):  # the format sorts as text: no need to parse it here
         flags.append(f"created {created} lies in the future")
     user, source = _identity(doc, flags)
-    observed = {item["id"]: item.get("observed") for item in results if item["id"] in JOIN_IDS}
+    if "env.packages" in observed:
+        observed["env.packages"] = _listed(observed["env.packages"], packages)
     return Submission(path, side, got if isinstance(got, str) else "", user, source,
                       created if isinstance(created, str) else "", _text(doc.get("host"), 80),
-                      version, statuses, results, observed, flags), ""
+                      version, statuses, summaries, observed, flags), ""
+
+
+def normal_name(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _listed(value: Any, packages: FrozenSet[str]) -> Any:
+    """Of an `env.packages` observation, the installed versions of the listed packages only."""
+    installed = value.get("installed") if isinstance(value, dict) else None
+    if not isinstance(installed, dict):
+        return None
+    if not packages:
+        return {"installed": {}}
+    return {"installed": {k: v for k, v in installed.items() if isinstance(k, str) and normal_name(k) in packages}}
 
 
 def _counts(counts: object) -> str:
