@@ -9,7 +9,8 @@ the same interpreter, measured here, in the same command, on the same machine.
   not this virtual environment, whose site-packages import our own editable-install hook at every
   start) with `-I`.
 - the floor (decision 0002, restated in issue 15): the same interpreter doing nothing but start
-  the external programs a laptop run needs (`ssh -V`, `ssh -G <login host>`, `git status`),
+  the external programs a laptop run needs (`ssh -V`, `ssh -G <login host>`, `git config` for the
+  filters to switch off, `git status`),
   concurrently, and wait for them. The goal is a full laptop run within 1.3x its floor; the bare
   start (`-c pass`) is printed for scale.
 
@@ -64,8 +65,12 @@ def _floor_script() -> str:
 
     host = expectations.load().login_host
     config = Path.home() / ".ssh" / "config"
-    programs = [["ssh", "-V"], ["ssh", "-G", "-F", str(config) if config.is_file() else os.devnull, host],
-                ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"]]
+    from checks.probes.repo import SAFE_GIT
+
+    programs = [["ssh", "-V"], ["ssh", "-G", "-F", str(config) if config.is_file() else os.devnull, "--", host],
+                ["git", *SAFE_GIT, "config", "-z", "--name-only", "--get-regexp", "^filter\\."],
+                ["git", *SAFE_GIT, "status", "--porcelain=v2", "--branch", "--untracked-files=no",
+                 "--ignore-submodules=all"]]
     found = [[shutil.which(argv[0]) or argv[0], *argv] for argv in programs]
     return ("import os\n"
             "out = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0), "

@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="time bound for each network probe (default: 3)")
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print one JSON report (the one you submit)")
+    out.add_argument("--output", metavar="FILE",
+                     help="write the report (JSON with --json) to FILE, in UTF-8, and show the results here "
+                          "(use this rather than '> FILE', which PowerShell writes in UTF-16)")
     out.add_argument("-v", "--verbose", action="store_true", help="show expected and observed values and details")
     out.add_argument("--fix", action="store_true",
                      help="tighten file permissions that ssh refuses (never creates, moves or deletes a key)")
@@ -104,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None,
          stderr: Optional[TextIO] = None) -> int:
     """Run the command line; returns the exit status."""
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
+    stdout = stdout or _tolerant(sys.stdout)
+    stderr = stderr or _tolerant(sys.stderr)
     args: List[str] = list(sys.argv[1:] if argv is None else argv)
     try:
         if args and args[0] == "explain":
@@ -124,6 +127,58 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None,
     except KeyboardInterrupt:
         stderr.write("interrupted\n")
         return 130
+    except BrokenPipeError:  # `selfcheck ... | head`: the reader has what it wanted
+        _quiet_stdout()
+        return EXIT_OK
+    except Exception as exc:  # the last guard: one redacted line, never a traceback with a token in it
+        import os
+
+        if os.environ.get("SELFCHECK_DEBUG"):  # for whoever fixes the bug: the whole traceback
+            raise
+        return _broke(exc, args, stderr)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so Python's final flush into a closed pipe says nothing."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _broke(exc: BaseException, args: Sequence[str], stderr: TextIO) -> int:
+    """Say that the checker itself broke, in one line that shows no secret; exit 3."""
+    import os
+
+    from ._text import printable
+    from .redact import Redactor
+
+    redact = Redactor([os.environ.get("JUPYTER_TOKEN") or ""])
+    for arg in args:
+        redact.add_url(arg)
+    detail = printable(redact(f"{type(exc).__name__}: {exc}"), newlines=False)[:300]
+    try:
+        stderr.write(f"selfcheck: the checker itself broke ({detail}); this is a bug in the checker, please "
+                     "report it\n")
+    except (OSError, ValueError):
+        pass
+    return EXIT_CHECKER
+
+
+def _tolerant(stream: TextIO) -> TextIO:
+    """The console stream, set never to raise for a character its code page lacks (Windows' cp1252
+    has no "✓"): the views choose ASCII for such a stream, and anything left is replaced."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="replace")
+        except (ValueError, OSError):  # a stream already written to, or closed
+            pass
+    return stream
 
 
 def _run(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
@@ -142,35 +197,53 @@ def _run(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
     if ns.assignment and ns.expectations:
         stderr.write("selfcheck: give --assignment or --expectations, not both\n")
         return EXIT_USAGE
+    from ._text import printable
     if ns.list:
-        stdout.write(_listing(all_checks(), render.wrap_width(stdout)))
+        stdout.write(render.for_stream(_listing(all_checks(), render.wrap_width(stdout)), stdout))
         return EXIT_OK
     only = [s.strip() for s in ns.only.split(",")] if ns.only else None
     if only:
         unknown = unknown_selectors(only)
         if unknown:
-            stderr.write(f"selfcheck: --only names no check: {', '.join(unknown)} "
+            stderr.write(f"selfcheck: --only names no check: {printable(', '.join(unknown), newlines=False)} "
                          f"(run '{parser.prog} --list' for the ids)\n")
             return EXIT_USAGE
     try:
         ctx = runner.make_context(
-            assignment=ns.expectations or ns.assignment, side=ns.side, url=ns.url, user=ns.user,
+            assignment=ns.assignment, expectations_file=ns.expectations, side=ns.side, url=ns.url, user=ns.user,
             pubkey=ns.pubkey, home=ns.home, procfs=ns.procfs, sysfs=ns.sysfs, live=ns.live,
             fix=ns.fix, timeout=ns.timeout, verbose=ns.verbose, compare=ns.compare)
-    except ExpectationsError as exc:
-        stderr.write(f"selfcheck: {exc}\n")
-        return EXIT_USAGE
-    except runner.UsageError as exc:
-        stderr.write(f"selfcheck: {exc}\n")
+    except (ExpectationsError, runner.UsageError) as exc:
+        stderr.write(f"selfcheck: {printable(str(exc), newlines=False)}\n")
         return EXIT_USAGE
     report = runner.run(ctx, only)
-    if ns.json:
+    if ns.output:
+        document = render.json_text(report) if ns.json else render.text(report, verbose=ns.verbose)
+        problem = _write(ns.output, document)
+        if problem:
+            stderr.write(f"selfcheck: --output {ns.output}: {problem}\n")
+            return EXIT_USAGE
+    if ns.json and not ns.output:
         stdout.write(render.json_text(report))
         for change in ctx.changes:  # stdout holds only the JSON document
-            stderr.write(f"changed: {ctx.redactor(change)}\n")
+            stderr.write(render.for_stream(f"changed: {printable(ctx.redactor(change), newlines=False)}\n", stderr))
     else:
         stdout.write(render.text(report, color=render.use_color(stdout), ascii_only=not render.can_encode(stdout),
                                  verbose=ns.verbose))
         for change in ctx.changes:
-            stdout.write(f"changed: {ctx.redactor(change)}\n")
+            stdout.write(render.for_stream(f"changed: {printable(ctx.redactor(change), newlines=False)}\n", stdout))
+        if ns.output:
+            what = "JSON report" if ns.json else "report"
+            stdout.write(render.for_stream(f"The {what} is in {printable(ns.output, newlines=False)} (UTF-8).\n",
+                                           stdout))
     return report.exit_code
+
+
+def _write(name: str, document: str) -> str:
+    """Write a report file in UTF-8 whatever the console's code page; "" or why it could not be."""
+    try:
+        with open(name, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(document)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""

@@ -8,19 +8,21 @@ no check reads the real machine behind its back.
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 from ._record import Factory, Record
 from .expectations import Expectations
+from .files import Text, read_optional, read_text
 from .platform import Platform
+from .process import Completed, run_program
 from .redact import Redactor
+from .shell import Invocation, Shell, for_platform
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, TypeVar
 
     _T = TypeVar("_T")
 
@@ -42,26 +44,6 @@ def disk_usage(path: Path) -> DiskUsage:
     st = os.statvfs(path)
     return DiskUsage(st.f_blocks * st.f_frsize, (st.f_blocks - st.f_bfree) * st.f_frsize,
                      st.f_bavail * st.f_frsize)
-
-
-class Completed(Record):
-    """The outcome of a subprocess run through the context."""
-
-    argv: Tuple[str, ...]
-    returncode: Optional[int]  # None when it could not run or timed out
-    stdout: str = ""
-    stderr: str = ""
-    missing: bool = False  # the program is not installed (or not on PATH)
-    timed_out: bool = False
-    error: str = ""  # why it could not start, when it could not
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    @property
-    def output(self) -> str:
-        return (self.stdout or "") + (self.stderr or "")
 
 
 class Options(Record, frozen=False):
@@ -99,6 +81,7 @@ class Context(Record, frozen=False):
     clock: Callable[[], float] = time.time
     redactor: Redactor = Factory(factory=Redactor)
     changes: List[str] = Factory(factory=list)  # what --fix did, in order
+    invocation: Invocation = Factory(factory=Invocation.current)  # how the checker was started
     _hidden = ("disk_usage", "net")
 
     def __post_init__(self) -> None:
@@ -111,6 +94,11 @@ class Context(Record, frozen=False):
             from .probes import net
 
             self.net = net
+
+    @property
+    def shell(self) -> Shell:
+        """The student's shell here, which every printed command is written for."""
+        return for_platform(self.platform.is_windows, self.home, self.invocation, self.root)
 
     # -- shared probes ---------------------------------------------------------------------
 
@@ -152,33 +140,19 @@ class Context(Record, frozen=False):
                 return candidate
         return None
 
-    def run(self, argv: Sequence[str], timeout: float = 10.0, input: Optional[str] = None) -> Completed:
-        """Run a program with a time bound; never raises for a missing or hung program."""
+    def run(self, argv: Sequence[str], timeout: float = 10.0, input: Optional[str] = None,
+            env: Optional[Mapping[str, str]] = None) -> Completed:
+        """Run a program with a time bound; never raises for a missing or hung program.
+
+        The program starts in a session (a process group) of its own, and a timeout kills that
+        whole group: nothing it started outlives the check. `env` adds to the context's variables.
+        """
         argv = tuple(str(a) for a in argv)
         exe = self.which(argv[0]) if os.sep not in argv[0] else argv[0]
         if exe is None:
             return Completed(argv, None, missing=True, error=f"{argv[0]} is not on PATH")
-        try:
-            proc = subprocess.run(
-                (exe,) + argv[1:],
-                input=input,
-                stdin=None if input is not None else subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=timeout,
-                env=dict(self.env),
-                cwd=str(self.cwd),
-            )
-        except subprocess.TimeoutExpired as exc:
-            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-            return Completed(argv, None, out, err, timed_out=True, error=f"no answer within {timeout:g} s")
-        except FileNotFoundError:
-            return Completed(argv, None, missing=True, error=f"{argv[0]} is not installed")
-        except OSError as exc:
-            return Completed(argv, None, error=f"{argv[0]} could not start: {exc.strerror or exc}")
-        return Completed(argv, proc.returncode, proc.stdout, proc.stderr)
+        return run_program((exe,) + argv[1:], argv, timeout=timeout, input=input,
+                           env={**self.env, **(env or {})}, cwd=str(self.cwd))
 
     # -- files -------------------------------------------------------------------------------
 
@@ -189,12 +163,16 @@ class Context(Record, frozen=False):
         return self.sysfs.joinpath(*parts)
 
     def read_text(self, path: Path, limit: int = 1 << 20) -> Optional[str]:
-        """A small text file's content, or None when it cannot be read."""
-        try:
-            with open(path, "rb") as handle:
-                return handle.read(limit).decode("utf-8", errors="replace")
-        except OSError:
-            return None
+        """A small text file's content (its first `limit` bytes), or None when it cannot be read.
+
+        For procfs, sysfs and runtime files: only a regular file is read, never a pipe or a device.
+        """
+        return read_optional(path, limit)
+
+    def read_file(self, path: Path, limit: int = 1 << 20, what: str = "read here") -> Text:
+        """A student's text file, whole, in whichever encoding it was saved; raises FileProblem
+        for a file that is missing, not a regular file, unreadable, or larger than `limit`."""
+        return read_text(path, limit, what=what)
 
     def shown(self, path: object) -> str:
         """A path as the student knows it: from "~" under the home, from "/" on a simulated machine."""

@@ -7,11 +7,13 @@ into exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from pathlib import Path
 
 from ._record import Record
-from .course import FALLBACK, setting
+from .course import FALLBACK, docs_address, setting
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -92,7 +94,7 @@ _SCHEMA: Dict[str, Dict[str, Tuple[Tuple[type, ...], bool, str, str]]] = {
         "id": ((str,), True, "a short identifier such as \"methodology-1\"", "id"),
         "title": ((str,), True, "the assignment's title", "title"),
         "checks": ((list,), True, "a list of check ids or areas, such as [\"ssh\", \"tunnel\"]", "checks"),
-        "docs_url": ((str,), False, "the address of the published book", "docs_url"),
+        "docs_url": ((str,), False, "the address of the published book (with or without the final /)", "docs_url"),
         "points": ((dict,), False, "a table of check id or area = points for each such check, such as "
                                    "{ ssh = 2, \"tunnel.token\" = 3 } (every other check is worth 1)", "points"),
     },
@@ -137,32 +139,58 @@ def available() -> List[str]:
     return sorted(p.name[:-5] for p in _shipped().iterdir() if p.name.endswith(".toml"))
 
 
+MAX_FILE = 1 << 20  # an expectations file is a few hundred bytes; a megabyte is not one
+
+
 def load(name_or_path: Union[str, Path, None] = None) -> Expectations:
-    """Load a shipped assignment by id, or an instructor's file by path (default: the course's)."""
+    """Load a shipped assignment by id, or an instructor's file by path.
+
+    A shipped id always means the shipped assignment: a file or folder of that name in the
+    current folder never stands in for it.
+    """
     name = str(name_or_path) if name_or_path is not None else default_assignment()
+    if re.fullmatch(_ID_RE, name) and not name.endswith(".toml"):
+        shipped = _read_shipped(f"{name}.toml")
+        if shipped is not None:
+            return _load_shipped(name, shipped)
     path = Path(name)
-    if path.suffix == ".toml" or path.exists():
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise ExpectationsError(f"cannot read {path}: {exc.strerror or exc}") from None
-        return parse(raw, source=str(path))
-    shipped = None if "/" in name or "\\" in name else _read_shipped(f"{name}.toml")
-    if shipped is None:
-        known = ", ".join(available()) or "none"
-        raise ExpectationsError(f"no assignment called {name!r}; the known ones are: {known}")
+    if path.suffix == ".toml" or "/" in name or "\\" in name or os.path.lexists(name):
+        return load_file(path)
+    known = ", ".join(available()) or "none"
+    raise ExpectationsError(f"no assignment called {name!r}; the known ones are: {known} "
+                            "(give an instructor's file with --expectations FILE)")
+
+
+def load_file(path: Union[str, Path]) -> Expectations:
+    """An instructor's expectations file, read safely (a regular file of at most 1 MB, UTF-8 or
+    UTF-16 with a byte-order mark) and fully validated."""
+    from .files import FileProblem, decode, read_bytes
+
+    try:
+        raw = read_bytes(path, MAX_FILE, what="an expectations file")
+    except FileProblem as exc:
+        raise ExpectationsError(f"cannot read {path}: it {exc.reason}") from None
+    return parse(decode(raw)[0], source=str(path))
+
+
+_LOADED: Dict[Tuple[str, bytes], Expectations] = {}  # a shipped assignment, validated once per process
+
+
+def _load_shipped(name: str, shipped: bytes) -> Expectations:
+    known = _LOADED.get((name, shipped))
+    if known is not None:
+        return known
     cache = f"__pycache__/{name}.toml.marshal"
     data = _cached(_read_shipped(cache), shipped)
     if data is None:
         data = _decode(shipped, f"{name}.toml")
-    return validate(data, source=f"{name}.toml")
+    loaded = _LOADED[(name, shipped)] = validate(data, source=f"{name}.toml")
+    return loaded
 
 
 def _read_shipped(relative: str) -> Optional[bytes]:
     """A file of the shipped assignments folder, or None. The module's loader reads it from a
     folder or from inside selfcheck.pyz alike, without importing importlib.resources."""
-    import os
-
     try:
         data: bytes = __loader__.get_data(os.path.join(_SHIPPED, relative))  # type: ignore[name-defined]  # every module has one
         return data
@@ -219,12 +247,20 @@ def _toml() -> Any:
 
 def _decode(raw: Union[bytes, str], source: str) -> Dict[str, Any]:
     toml = _toml()
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    if isinstance(raw, bytes):
+        from .files import decode
+
+        text = decode(raw)[0]
+    else:
+        text = raw
     try:
         table: Dict[str, Any] = toml.loads(text)
         return table
     except toml.TOMLDecodeError as exc:
         raise ExpectationsError(f"{source}: not valid TOML: {exc}") from None
+    except (RecursionError, MemoryError):
+        raise ExpectationsError(f"{source}: nested too deeply to be an expectations file "
+                                "(arrays or tables inside each other, hundreds deep)") from None
 
 
 def parse(raw: Union[bytes, str], source: str = "<expectations>") -> Expectations:
@@ -238,7 +274,7 @@ def validate(data: Mapping[str, Any], source: str = "<expectations>") -> Expecta
     problems: List[str] = []
     for key in data:
         if key not in _SCHEMA and key not in _SCHEMA[""]:
-            problems.append(f"unknown key {key!r} (known: {', '.join(_known(''))})")
+            problems.append(f"unknown key {_short(key)} (known: {', '.join(_known(''))})")
     for section, keys in _SCHEMA.items():
         table: Mapping[str, Any] = data if section == "" else data.get(section, {})
         where = f"[{section}]" if section else "the top level"
@@ -247,7 +283,7 @@ def validate(data: Mapping[str, Any], source: str = "<expectations>") -> Expecta
             continue
         for key in table:
             if section and key not in keys:
-                problems.append(f"unknown key {section}.{key} in {where} (known: {', '.join(_known(section))})")
+                problems.append(f"unknown key {section}.{_short(key)[1:-1]} in {where} (known: {', '.join(_known(section))})")
         for key, (types, required, expected, attr) in keys.items():
             name = f"{section}.{key}" if section else key
             if key not in table:
@@ -267,43 +303,120 @@ def validate(data: Mapping[str, Any], source: str = "<expectations>") -> Expecta
     values["key_types"] = tuple(values["key_types"])
     values["packages"] = tuple(sorted(values.get("packages", {}).items()))
     values["points"] = tuple(sorted((k, float(v)) for k, v in values.get("points", {}).items()))
+    if values.get("docs_url"):
+        values["docs_url"] = docs_address(values["docs_url"])
     return Expectations(**values)
 
 
+# Ranges beyond which a number cannot mean anything for a student's laptop or server.
+_RANGES = {
+    "min_rsa_bits": ("ssh.min_rsa_bits", 1024, 16384, "at least 1024 (OpenSSH refuses smaller RSA keys) and at most 16384"),
+    "recommended_rsa_bits": ("ssh.recommended_rsa_bits", 1024, 16384, "from 1024 to 16384 bits"),
+    "cpus": ("resources.cpus", 0, 1024, "a number of CPUs above 0 and at most 1024"),
+    "memory_gb": ("resources.memory_gb", 0, 65536, "a number of GB above 0 and at most 65536"),
+    "gpus": ("resources.gpus", 0, 64, "a whole number of GPUs from 0 to 64"),
+    "min_free_disk_gb": ("resources.min_free_disk_gb", 0, 1 << 20, "a number of GB from 0 to 1048576"),
+}
+_SCRIPT_RE = r"[A-Za-z0-9_][A-Za-z0-9._/+-]{0,127}"  # printed in commands: no spaces, quotes or options
+_PACKAGE_RE = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?"  # a PyPI project name
+_MAX_ITEMS = 256
+
+
 def _semantic_problems(values: Dict[str, Any]) -> List[str]:
+    from ._text import is_host
+    from .probes.versions import InvalidSpec, parse_spec
+
     problems = []
-    if not re.fullmatch(_ID_RE, values["id"]):
-        problems.append(f"id {values['id']!r}: expected lowercase letters, digits, '.', '_' or '-'")
-    for item in values["checks"]:
-        if not isinstance(item, str) or not item:
-            problems.append(f"checks holds {_describe(item)}: expected check ids or areas (strings)")
-    for item in values["key_types"]:
-        if item not in KEY_TYPES:
-            problems.append(f"ssh.key_types holds {item!r}: expected some of {', '.join(KEY_TYPES)}")
-    if values["min_rsa_bits"] < 1024:
-        problems.append(f"ssh.min_rsa_bits is {values['min_rsa_bits']}: expected at least 1024 "
-                        "(OpenSSH refuses smaller RSA keys)")
-    if values.get("recommended_rsa_bits", values["min_rsa_bits"]) < values["min_rsa_bits"]:
+    if not re.fullmatch(_ID_RE, values["id"]) or len(values["id"]) > 64:
+        problems.append(f"id {_short(values['id'])}: expected up to 64 lowercase letters, digits, '.', '_' or '-'")
+    if len(values["title"]) > 200 or not values["title"].isprintable():
+        problems.append(f"title {_short(values['title'])}: expected one line of at most 200 printable characters")
+    for key, (name, low, high, expected) in _RANGES.items():
+        if key not in values:
+            continue
+        number = values[key]
+        if not math.isfinite(number) or not low <= number <= high or (key in ("cpus", "memory_gb") and number <= 0):
+            problems.append(f"{name} is {_short(number)}: expected {expected}")
+    if "recommended_rsa_bits" in values and values["recommended_rsa_bits"] < values["min_rsa_bits"]:
         problems.append("ssh.recommended_rsa_bits is below ssh.min_rsa_bits: expected at least as many bits")
     if not 1 <= values["local_port"] <= 65535:
-        problems.append(f"tunnel.local_port is {values['local_port']}: expected a port from 1024 to 65535")
+        problems.append(f"tunnel.local_port is {_short(values['local_port'])}: expected a port from 1024 to 65535")
     elif values["local_port"] < 1024:
         problems.append(f"tunnel.local_port is {values['local_port']}: expected 1024 or more "
                         "(lower ports need administrator rights on a laptop)")
-    for key in ("cpus", "memory_gb"):
-        if values[key] <= 0:
-            problems.append(f"resources.{key} is {values[key]}: expected a number above 0")
-    if values["gpus"] < 0:
-        problems.append(f"resources.gpus is {values['gpus']}: expected 0 or more")
-    for name, spec in values.get("packages", {}).items():
-        if not isinstance(spec, str):
+    for key, name in (("login_host", "server.login_host"), ("forward_host", "tunnel.forward_host")):
+        if key in values and not is_host(values[key]):
+            problems.append(f"{name} is {_short(values[key])}: expected a host name or address "
+                            "(letters, digits, '.' and '-', not starting with '-')")
+    for key in ("launch_script", "gpu_launch_script"):
+        if key in values and not re.fullmatch(_SCRIPT_RE, values[key]):
+            problems.append(f"server.{key} is {_short(values[key])}: expected a script name or path "
+                            "(letters, digits, '.', '_', '/', '+' and '-', not starting with '-')")
+    if values.get("docs_url") and not re.fullmatch(r"https?://[\x21-\x7e]{1,500}", values["docs_url"]):
+        problems.append(f"docs_url is {_short(values['docs_url'])}: expected an http(s) address")
+    problems += _list_problems("checks", values["checks"], "check ids or areas (strings)")
+    problems += _list_problems("ssh.key_types", values["key_types"], f"some of {', '.join(KEY_TYPES)}")
+    if not problems:
+        from .registry import unknown_selectors
+
+        unknown = unknown_selectors(values["checks"])
+        if unknown:
+            problems.append(f"checks names no check: {', '.join(_short(u) for u in unknown[:10])} (expected check ids "
+                            "or areas, as 'selfcheck --list' prints them)")
+        points = values.get("points", {})
+        for name, worth in list(points.items())[:_MAX_ITEMS]:
+            if not re.fullmatch(r"[a-z]+(\.[a-z_]+)*", name):
+                problems.append(f"points has the key {_short(name)}: expected a check id or an area, such as ssh")
+            elif isinstance(worth, bool) or not isinstance(worth, (int, float)) or not 0 <= worth <= 1000:
+                problems.append(f"points.{name} is {_describe(worth)}: expected a number of points from 0 to 1000")
+        unknown = unknown_selectors([name for name in list(points)[:_MAX_ITEMS] if re.fullmatch(r"[a-z]+(\.[a-z_]+)*", name)])
+        if unknown:
+            problems.append(f"points names no check: {', '.join(_short(u) for u in unknown[:10])} (expected check "
+                            "ids or areas, as 'selfcheck --list' prints them)")
+        if len(points) > _MAX_ITEMS:
+            problems.append(f"points lists {len(points)} entries: expected at most {_MAX_ITEMS}")
+        for item in values["key_types"]:
+            if item not in KEY_TYPES:
+                problems.append(f"ssh.key_types holds {_short(item)}: expected some of {', '.join(KEY_TYPES)}")
+    if values.get("python") is not None:
+        try:
+            parse_spec(values["python"])
+        except InvalidSpec as exc:
+            problems.append(f"env.python is {_short(values['python'])}: expected a version range such as "
+                            f"\">=3.9\" ({exc})")
+    packages = values.get("packages", {})
+    if len(packages) > _MAX_ITEMS:
+        problems.append(f"env.packages lists {len(packages)} packages: expected at most {_MAX_ITEMS}")
+    for name, spec in list(packages.items())[:_MAX_ITEMS]:
+        if not re.fullmatch(_PACKAGE_RE, name):
+            problems.append(f"env.packages has the key {_short(name)}: expected a package name")
+        elif not isinstance(spec, str):
             problems.append(f"env.packages.{name} is {_describe(spec)}: expected a version range string")
-    for name, worth in values.get("points", {}).items():
-        if not re.fullmatch(r"[a-z]+(\.[a-z_]+)*", name):
-            problems.append(f"points.{name}: expected a check id or an area, such as ssh or tunnel.token")
-        elif isinstance(worth, bool) or not isinstance(worth, (int, float)) or not 0 <= worth <= 1000:
-            problems.append(f"points.{name} is {_describe(worth)}: expected a number of points from 0 to 1000")
+        else:
+            try:
+                parse_spec(spec)
+            except InvalidSpec as exc:
+                problems.append(f"env.packages.{name} is {_short(spec)}: expected a version range such as "
+                                f"\">=2.0\" ({exc})")
     return problems
+
+
+def _list_problems(name: str, items: List[Any], expected: str) -> List[str]:
+    if not items:
+        return [f"{name} is empty: expected {expected}"]
+    if len(items) > _MAX_ITEMS:
+        return [f"{name} holds {len(items)} items: expected at most {_MAX_ITEMS}"]
+    bad = [item for item in items if not isinstance(item, str) or not item or len(item) > 100]
+    return [f"{name} holds {_describe(bad[0])}: expected {expected}"] if bad else []
+
+
+def _short(value: Any) -> str:
+    """A value as a message can quote it: repr() (control characters escaped), cut short."""
+    try:
+        text = repr(value)
+    except RecursionError:  # pragma: no cover - the parser refuses what is this deep
+        text = "a deeply nested value"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _known(section: str) -> List[str]:
@@ -315,7 +428,7 @@ def _known(section: str) -> List[str]:
 def _describe(value: Any) -> str:
     kinds = {bool: "a boolean", int: "a whole number", float: "a number", str: "a string",
              list: "a list", dict: "a table"}
-    return f"{kinds.get(type(value), type(value).__name__)} ({value!r})"
+    return f"{kinds.get(type(value), type(value).__name__)} ({_short(value)})"
 
 
 def schema_rows() -> List[Tuple[str, str, bool]]:

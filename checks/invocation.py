@@ -2,13 +2,16 @@
 
 The book gives students the single file (`python3 selfcheck.pyz`); a clone runs `python3 -m
 checks`; `pip install .` gives a `selfcheck` command. Help text, "Confirm with" lines and fixes
-that re-run the checker use the same form the student just typed.
+that re-run the checker use the same form the student just typed. The rules live in
+`checks.shell` (`Invocation`, and each shell's `python` and `selfcheck`), which the checks use too.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+from pathlib import Path
+
+from .shell import Invocation, for_platform
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,18 +20,12 @@ if TYPE_CHECKING:
 
 def python_command(windows: Optional[bool] = None) -> str:
     """The Python launcher a student types: `py` on Windows (python3 is often the Store stub there)."""
-    return "py" if (os.name == "nt" if windows is None else windows) else "python3"
+    return for_platform(os.name == "nt" if windows is None else windows, Path("."), Invocation.current()).python
 
 
 def command(argv0: Optional[str] = None, windows: Optional[bool] = None) -> str:
     """The command that runs the checker, as the student started it (the single file by default)."""
-    argv0 = sys.argv[0] if argv0 is None else argv0
-    name = os.path.basename(argv0 or "")
-    py = python_command(windows)
-    if name.endswith(".pyz"):
-        return f"{py} {name if ' ' not in name else repr(name)}"
-    if name in ("selfcheck", "selfcheck.exe", "selfcheck-script.py"):
-        return "selfcheck"
-    if name == "__main__.py" and os.path.basename(os.path.dirname(argv0)) == "checks":
-        return f"{py} -m checks"
-    return f"{py} selfcheck.pyz"  # a notebook or another program: the form the book teaches
+    import sys
+
+    invocation = Invocation.current() if argv0 is None else Invocation.of(argv0, sys.executable or "")
+    return for_platform(os.name == "nt" if windows is None else windows, Path("."), invocation).selfcheck()

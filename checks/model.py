@@ -17,13 +17,26 @@ if TYPE_CHECKING:
 
 
 class Fix(Record):
-    """What to do: one imperative sentence, then commands the student can paste."""
+    """What to do: one imperative sentence, then commands the student can paste.
+
+    `heading` names which of its check's declared fixes this is (the registry's `fixes=`, listed on
+    the troubleshooting page): the text opens with it. It is not part of the JSON or of equality.
+    """
 
     text: str
     commands: Tuple[str, ...] = ()
+    heading: str = ""
+    _hidden = ("heading",)
 
-    def __init__(self, text: str, commands: Sequence[str] = ()) -> None:
-        super().__init__(text, tuple(commands))
+    def __init__(self, text: str, commands: Sequence[str] = (), heading: str = "") -> None:
+        if heading and not text.startswith(heading):
+            raise ValueError(f"a fix's text must open with its heading {heading!r}: {text!r}")
+        super().__init__(text, tuple(commands), heading)
+
+    @classmethod
+    def under(cls, heading: str, rest: str, commands: Sequence[str] = ()) -> "Fix":
+        """A fix under one of its check's declared headings: the text is the heading, then `rest`."""
+        return cls(heading + rest, commands, heading)
 
     def to_dict(self) -> Dict[str, Any]:
         return {"text": self.text, "commands": list(self.commands)}

@@ -7,6 +7,7 @@ pin it.
 
 from __future__ import annotations
 
+from ._text import printable
 from .redact import Redactor
 from .status import STATUS_ORDER, Status
 
@@ -55,40 +56,68 @@ def footer(report: Report) -> str:
 
 def text(report: Report, *, color: bool = False, ascii_only: bool = False, verbose: bool = False,
          docs_url: Optional[str] = None) -> str:
-    """The terminal view: one line per check, the fix indented under each problem."""
+    """The terminal view: one line per check, the fix indented under each problem.
+
+    Every value is redacted, then made printable: an escape sequence in a file or user name is
+    shown as text (\\x1b), never sent to the terminal.
+    """
     redact = Redactor(report.secrets)
+
+    def safe(value: object) -> str:
+        return printable(redact(str(value)), newlines=False)
+
     docs_url = report.docs_url if docs_url is None else docs_url
     symbols = ASCII_SYMBOLS if ascii_only else SYMBOLS
     width = max([len(r.id) for r in report.results] + [10])
     lines: List[str] = []
-    head = f"Self-check: {report.assignment or 'no assignment'} on the {report.side or 'unknown side'}"
+    head = f"Self-check: {safe(report.assignment or 'no assignment')} on the {safe(report.side or 'unknown side')}"
     if report.user:
-        head += f" (user {report.user})"
+        head += f" (user {safe(report.user)})"
     lines.append(head)
     for result in report.results:
         mark = f"{symbols[result.status]} {result.status.value:<5}"
         if color:
             mark = f"\033[{_COLORS[result.status]}m{mark}\033[0m"
-        lines.append(f"{mark}  {result.id:<{width}}  {result.summary}")
+        lines.append(f"{mark}  {safe(result.id):<{width}}  {safe(result.summary)}")
         pad = " " * 10
         if result.fix and result.status in (Status.FAIL, Status.WARN, Status.ERROR):
-            lines.append(f"{pad}Fix: {result.fix.text}")
+            lines.append(f"{pad}Fix: {safe(result.fix.text)}")
             for command in result.fix.commands:
-                lines.append(f"{pad}    {command}")
+                lines.append(f"{pad}    {safe(command)}")
         if verbose:
             if result.expected is not None:
-                lines.append(f"{pad}expected: {_plain(result.expected)}")
+                lines.append(f"{pad}expected: {safe(_plain(result.expected))}")
             if result.observed is not None:
-                lines.append(f"{pad}observed: {_plain(result.observed)}")
+                lines.append(f"{pad}observed: {safe(_plain(result.observed))}")
             for detail in result.details:
-                lines.append(f"{pad}| {detail}")
+                lines.append(f"{pad}| {safe(detail)}")
         if result.docs and result.status in (Status.FAIL, Status.WARN) and (verbose or result.fix):
-            lines.append(f"{pad}Read more: {docs_url}{result.docs}")
+            lines.append(f"{pad}Read more: {safe(docs_url)}{safe(result.docs)}")
     lines.append(footer(report))
     out = redact("\n".join(lines)) + "\n"
-    if ascii_only:
-        out = out.replace("—", "-").encode("ascii", "replace").decode("ascii")
-    return out
+    return to_ascii(out) if ascii_only else out
+
+
+# Characters our own texts use, spelled in ASCII for a console that cannot show them.
+_ASCII = str.maketrans({"—": "-", "–": "-", "→": "->", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...",
+                        "≥": ">=", "≤": "<=", "×": "x", "⁹": "^9", "³": "^3", "⁰": "^0", "\u00a0": " "})
+
+
+def to_ascii(text: str) -> str:
+    """The text in ASCII: our typographic characters spelled out, anything else as "?"."""
+    return text.translate(_ASCII).encode("ascii", "replace").decode("ascii")
+
+
+def for_stream(text: str, stream: Any) -> str:
+    """The text as `stream` can show it (ASCII when its encoding lacks a character)."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return to_ascii(text)
+    except LookupError:
+        pass
+    return text
 
 
 def _plain(value: Any) -> str:
@@ -124,10 +153,12 @@ def _result_dict(result: Result) -> Dict[str, Any]:
 
 
 def _redact_tree(value: Any, redact: Redactor) -> Any:
+    """Every string redacted, then made printable (lone surrogates from undecodable file names
+    would make the JSON unwritable; escape sequences would reach whoever prints it)."""
     if isinstance(value, str):
-        return redact(value)
+        return printable(redact(value))
     if isinstance(value, dict):
-        return {redact(str(k)): _redact_tree(v, redact) for k, v in value.items()}
+        return {printable(redact(str(k))): _redact_tree(v, redact) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact_tree(v, redact) for v in value]
     return value
@@ -138,7 +169,8 @@ def json_text(report: Report) -> str:
     import json
 
     redact = Redactor(report.secrets)
-    return redact(json.dumps(report_dict(report), sort_keys=True, indent=2, ensure_ascii=False)) + "\n"
+    # ASCII (non-ASCII characters as \\u escapes): the file survives any code page and editor.
+    return redact(json.dumps(report_dict(report), sort_keys=True, indent=2, ensure_ascii=True)) + "\n"
 
 
 _CSS = (
@@ -152,7 +184,17 @@ _CSS = (
     ".selfcheck-report td.sc-pass{color:#0a6b2d}.selfcheck-report td.sc-warn{color:#7a4d00}"
     ".selfcheck-report td.sc-fail{color:#a4141d}.selfcheck-report td.sc-skip{color:#555}"
     ".selfcheck-report td.sc-error{color:#6b1f7a}.selfcheck-report .sc-status{white-space:nowrap;font-weight:bold}"
-    ".selfcheck-report pre{margin:4px 0;white-space:pre;overflow-x:auto}"
+    # Commands wrap inside their cell rather than being cropped; a pasted command is still one line.
+    ".selfcheck-report pre{margin:4px 0;white-space:pre-wrap;overflow-wrap:anywhere}"
+    # A dark panel where the notebook is dark: JupyterLab's theme attribute, or the system's choice.
+    "[data-jp-theme-light=false] .selfcheck-report,html[data-theme=dark] .selfcheck-report{color:#e4e7eb;"
+    "background:#1f2328}[data-jp-theme-light=false] .selfcheck-report :is(caption,code),"
+    "html[data-theme=dark] .selfcheck-report :is(caption,code){color:#e4e7eb;background:transparent}"
+    "[data-jp-theme-light=false] .selfcheck-report td.sc-pass,html[data-theme=dark] .selfcheck-report td.sc-pass"
+    "{color:#6fdc8c}[data-jp-theme-light=false] .selfcheck-report td.sc-warn,html[data-theme=dark] "
+    ".selfcheck-report td.sc-warn{color:#f1c21b}[data-jp-theme-light=false] .selfcheck-report td.sc-fail,"
+    "html[data-theme=dark] .selfcheck-report td.sc-fail{color:#ff8389}[data-jp-theme-light=false] "
+    ".selfcheck-report td.sc-skip,html[data-theme=dark] .selfcheck-report td.sc-skip{color:#a8b0b8}"
 )
 
 
@@ -164,7 +206,7 @@ def html(report: Report, *, docs_url: Optional[str] = None) -> str:
     docs_url = report.docs_url if docs_url is None else docs_url
 
     def esc(value: Any) -> str:
-        return _html.escape(redact(str(value)), quote=True)
+        return _html.escape(printable(redact(str(value)), newlines=False), quote=True)
 
     rows = []
     for r in report.results:
@@ -172,12 +214,14 @@ def html(report: Report, *, docs_url: Optional[str] = None) -> str:
         if r.fix and r.status in (Status.FAIL, Status.WARN, Status.ERROR):
             fix = f"<p>{esc(r.fix.text)}</p>"
             if r.fix.commands:
-                fix += "<pre><code>" + esc("\n".join(r.fix.commands)) + "</code></pre>"
+                fix += "<pre><code>" + "\n".join(esc(c) for c in r.fix.commands) + "</code></pre>"
         if r.docs and r.status in (Status.FAIL, Status.WARN):
+            # The class and data-docs are a stable hook: the book turns the page's name into a link.
+            hook = f'class="selfcheck-read-more" data-docs="{esc(r.docs)}"'
             if docs_url:
-                fix += f'<p><a href="{esc(docs_url + r.docs)}">Read more about {esc(r.title.lower())}</a></p>'
+                fix += f'<p {hook}><a href="{esc(docs_url + r.docs)}">Read more about {esc(r.title.lower())}</a></p>'
             else:  # no published address known: name the page, never a link that would break
-                fix += f"<p>Read more in the lesson: <code>{esc(r.docs)}</code></p>"
+                fix += f"<p {hook}>Read more in the lesson: <code>{esc(r.docs)}</code></p>"
         rows.append(
             f'<tr class="sc-{r.status.value}">'
             f'<td class="sc-status sc-{r.status.value}">{SYMBOLS[r.status]} {r.status.value}</td>'

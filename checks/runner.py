@@ -164,21 +164,36 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
                  fix: bool = False, timeout: float = 3.0, verbose: bool = False,
                  compare: Optional[str] = None, expectations: Optional[object] = None,
                  env: Optional[Mapping[str, str]] = None, platform: Optional[object] = None,
-                 machine: Optional[str] = None) -> Context:
+                 machine: Optional[str] = None, expectations_file: Optional[str] = None) -> Context:
     """Build the context for a run from the student's options.
 
     `machine` (or the SELFCHECK_MACHINE variable) points every check at a captured or simulated
-    machine folder instead of this computer (see `checks.tools.machine`).
+    machine folder instead of this computer (see `checks.tools.machine`). `expectations_file` is
+    an instructor's file, read as a file even when a shipped assignment has the same name.
     """
     import os
     from pathlib import Path
 
     from . import expectations as _exp
+    from ._text import is_user, printable
     from .context import Options
     from .platform import Platform
     from .probes.side import detect_side
+    from .redact import Redactor
 
-    exp = expectations if isinstance(expectations, _exp.Expectations) else _exp.load(assignment)
+    redactor = Redactor()
+    redactor.add_url(url)  # first: nothing below may show the token, whatever it raises
+    if url is not None and not isinstance(url, str):
+        raise UsageError("--url must be text: the URL the launch script printed")
+    if user is not None and not is_user(user):
+        raise UsageError(f"--user {printable(str(user), newlines=False)!s}: not a user name (letters, digits, '.', "
+                         "'_' and '-', not starting with '-')")
+    if isinstance(expectations, _exp.Expectations):
+        exp = expectations
+    elif expectations_file is not None:
+        exp = _exp.load_file(expectations_file)
+    else:
+        exp = _exp.load(assignment)
     for name, value in (("--home", home), ("--procfs", procfs), ("--sysfs", sysfs)):
         if value is not None and not Path(value).is_dir():
             raise UsageError(f"{name} {value}: no such directory")
@@ -191,6 +206,7 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
         platform=platform or Platform.current(),  # type: ignore[arg-type]
         options=Options(url=url, user=user, pubkey=pubkey, live=live, fix=fix, timeout=timeout,
                         verbose=verbose, compare=compare),
+        redactor=redactor,
     )
     machine = machine or os.environ.get("SELFCHECK_MACHINE")
     if machine:
@@ -198,8 +214,9 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
 
         try:
             apply(ctx, Path(machine))
-        except (MachineError, OSError) as exc:
-            raise UsageError(str(exc)) from None
+        except (MachineError, OSError, KeyError, TypeError, ValueError) as exc:
+            raise UsageError(str(exc) if isinstance(exc, (MachineError, OSError))
+                             else f"{machine} is not a usable machine folder ({type(exc).__name__}: {exc})") from None
     if home:
         ctx.home = Path(home).expanduser()
     ctx.secret(ctx.env.get("JUPYTER_TOKEN"))  # the server's own token, inside the container

@@ -22,8 +22,9 @@ EPOCH = (2020, 1, 1, 0, 0, 0)
 MAIN = (
     "import sys\n"
     "if sys.version_info < (3, 9):\n"
-    "    sys.exit('selfcheck needs Python 3.9 or newer, and this is Python %d.%d: try python3.11 or python3.12, '\n"
-    "             'or your course notebook (import checks)' % sys.version_info[:2])\n"
+    "    sys.stderr.write('selfcheck needs Python 3.9 or newer, and this is Python %d.%d: try python3.11 or '\n"
+    "                     'python3.12, or your course notebook (import checks)\\n' % sys.version_info[:2])\n"
+    "    sys.exit(2)  # a usage error, as documented: this Python cannot run it\n"
     "from checks.cli import main\n"
     "sys.exit(main())\n"
 )

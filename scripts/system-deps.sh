@@ -8,6 +8,8 @@ need=()
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v git >/dev/null 2>&1 || need+=(git)
+# The fixes the checker prints are pasted into zsh too (macOS's shell), and so are the book's commands.
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
 # The browser tests drive Debian's Chromium through Playwright; no browser is ever downloaded.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 

@@ -108,3 +108,28 @@ def sshd(tmp_path_factory, user: SshUser) -> Sshd:
     server.stop()
 
 
+
+
+# -- every fix a check returns is one it declares ------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def declared_fixes_only():
+    """Across the whole session, every fix a registered check returns carries a heading that the
+    check declares in `fixes=` (exactly, not by prefix): the troubleshooting page lists those."""
+    from checks import runner
+    from checks.registry import all_checks
+
+    declared = {spec.id: spec.fixes for spec in all_checks()}
+    seen: List[str] = []
+    original = runner._result
+
+    def recording(spec, verdict, duration):
+        if verdict.fix is not None and spec.id in declared and verdict.fix.heading not in declared[spec.id]:
+            seen.append(f"{spec.id}: {verdict.fix.heading or verdict.fix.text!r}")
+        return original(spec, verdict, duration)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner, "_result", recording)
+        yield seen
+    assert not seen, "fixes returned but not declared by their check:\n" + "\n".join(sorted(set(seen)))

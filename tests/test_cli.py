@@ -193,3 +193,67 @@ def test_list_and_explain_wrap_to_the_terminal_and_help_names_the_command_typed(
     helped = subprocess.run([sys.executable, "-m", "checks", "--help"], capture_output=True, text=True,
                             timeout=60, cwd=str(ROOT))
     assert helped.stdout.startswith("usage: python3 -m checks ")
+
+
+# -- reports that survive Windows (issue 17) ---------------------------------------------------
+
+
+def _putty_home(tmp_path: Path) -> Path:
+    """A home whose report carries non-ASCII text: a key saved by PuTTY under a name with an accent."""
+    ssh = tmp_path / "home" / ".ssh"
+    ssh.mkdir(parents=True)
+    (ssh / "clé-ключ.ppk").write_text("PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: é\n"
+                                 "Public-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAIBp7\nZm9v\nPrivate-Lines: 1\nAAAA\n"
+                                 "Private-MAC: 00\n", encoding="utf-8")
+    return tmp_path / "home"
+
+
+def _single_file_run(tmp_path: Path, *args: str, encoding: str = "cp1252") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONIOENCODING": encoding, "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "checks", *args], capture_output=True, cwd=tmp_path, timeout=120,
+                          env={**env, "PYTHONPATH": str(ROOT)})
+
+
+def test_json_report_is_ascii_and_survives_a_cp1252_console(tmp_path: Path) -> None:
+    """Windows consoles write through the ANSI code page (cp1252): no character may crash the report."""
+    home = _putty_home(tmp_path)
+    proc = _single_file_run(tmp_path, "--only", "ssh.key", "--home", str(home), "--side", "laptop", "--json")
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
+    assert proc.returncode == 1
+    proc.stdout.decode("ascii")  # ASCII only: non-ASCII characters are \u escapes
+    report = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
+    assert "clé-ключ.ppk" in report["ssh.key.present"]["summary"]
+
+
+def test_text_report_and_explain_survive_a_cp1252_console(tmp_path: Path) -> None:
+    home = _putty_home(tmp_path)
+    proc = _single_file_run(tmp_path, "--only", "ssh.key", "--home", str(home), "--side", "laptop", "-v")
+    assert b"Traceback" not in proc.stderr and proc.returncode == 1
+    text = proc.stdout.decode("cp1252")
+    assert "x fail" in text and "cl" in text
+    proc = _single_file_run(tmp_path, "explain", "Permissions 0644 for '/home/jo/.ssh/id_ed25519' are too open")
+    assert b"Traceback" not in proc.stderr and proc.returncode == 0
+    assert "chmod 600" in proc.stdout.decode("cp1252")
+    proc = _single_file_run(tmp_path, "--list")
+    assert b"Traceback" not in proc.stderr and proc.returncode == 0
+
+
+def test_output_writes_utf8_itself(tmp_path: Path) -> None:
+    """--output writes the file in UTF-8 without the shell's redirection (PowerShell 5.1's '>' writes
+    UTF-16), and the terminal shows the results and where the file is."""
+    home = _putty_home(tmp_path)
+    proc = _single_file_run(tmp_path, "--only", "ssh.key", "--home", str(home), "--side", "laptop", "--json",
+                            "--output", "report.json")
+    assert b"Traceback" not in proc.stderr and proc.returncode == 1
+    raw = (tmp_path / "report.json").read_bytes()
+    assert not raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf"))
+    assert "ssh.key.present" in [r["id"] for r in json.loads(raw.decode("utf-8"))["results"]]
+    shown = proc.stdout.decode("cp1252")
+    assert "ssh.key.present" in shown and "report.json" in shown and not shown.lstrip().startswith("{")
+    proc = _single_file_run(tmp_path, "--only", "env.python", "--output", "report.txt", encoding="utf-8")
+    assert proc.returncode == 0 and "env.python" in (tmp_path / "report.txt").read_text(encoding="utf-8")
+
+
+def test_output_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = cli("--only", "env.python", "--json", "--output", str(tmp_path / "no" / "such" / "r.json"))
+    assert code == 2 and "--output" in err and "Traceback" not in err

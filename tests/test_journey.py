@@ -144,3 +144,158 @@ def test_without_an_address_or_a_file_every_cell_says_what_to_do(bare_kernel, tm
     texts = _run(Path(notebook))
     assert texts and all("No self-checks found: download selfcheck.pyz from the book" in t for t in texts)
     assert not (bare_kernel["home"] / "selfcheck.pyz").exists()
+
+
+def _commands_in(page: str, anchor: str, until: str) -> List[str]:
+    """The text of each code block in a page's section, as a student's copy button gives it."""
+    import html
+    import re
+
+    section = page[page.index(f'id="{anchor}"'):]
+    section = section[:section.index(f'id="{until}"')] if f'id="{until}"' in section else section
+    return [html.unescape(re.sub(r"<[^>]+>", "", block)).strip()
+            for block in re.findall(r"<pre>(.*?)</pre>", section, re.S)]
+
+
+def test_the_login_node_command_from_the_book_fetches_the_single_file(site: Site, tmp_path: Path) -> None:
+    import subprocess
+
+    page = urllib.request.urlopen(site.url + "lessons/dsmlp.html", timeout=10).read().decode()
+    commands = _commands_in(page, "selfcheck-on-the-cluster", "where-am-i")
+    fetch = [c for c in commands if "urlretrieve" in c]
+    assert len(fetch) == 1 and site.url + "selfcheck.pyz" in fetch[0]
+    assert any(c.startswith("scp selfcheck.pyz ") for c in commands)  # the copy from the laptop, too
+    home = tmp_path / "login-node-home"
+    home.mkdir()
+    # Pasted as it is into bash, in the home folder of the "login node" (this machine).
+    subprocess.run(["bash", "--noprofile", "--norc", "-c", fetch[0]], cwd=home, check=True, timeout=60,
+                   env={"PATH": "/usr/bin:/bin", "HOME": str(home)})
+    served = urllib.request.urlopen(site.url + "selfcheck.pyz", timeout=10).read()
+    assert (home / "selfcheck.pyz").read_bytes() == served
+    ran = subprocess.run(["python3", "-I", "selfcheck.pyz", "--only", "env.side", "--json"], cwd=home, timeout=60,
+                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(home)})
+    assert ran.returncode in (0, 1) and '"env.side"' in ran.stdout, ran.stderr
+
+
+# -- the whole path: a new student, a fresh home, the fixes the single file prints ---------------
+
+def _as_student(user, argv: List[str], **kwargs):  # type: ignore[no-untyped-def]
+    return user.run(argv, timeout=120, **kwargs)
+
+
+def _report(user, *args: str) -> Dict:  # type: ignore[type-arg]
+    proc = _as_student(user, ["python3", "-I", "selfcheck.pyz", "--expectations", "course.toml", "--json", *args])
+    assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-2000:]
+    return {r["id"]: r for r in json.loads(proc.stdout)["results"]}
+
+
+def _failing(results: Dict) -> List[Dict]:  # type: ignore[type-arg]
+    return [r for r in results.values() if r["status"] == "fail"]
+
+
+def _paste(user, commands: List[str], typed: str = "\n") -> List[str]:  # type: ignore[no-untyped-def]
+    """Paste a fix's commands into the student's bash, as printed, then type `typed` (what the fix
+    text asks for: Enter, or a pasted key line and Ctrl+D, which ends the input). ssh-keygen asks
+    for a passphrase on the terminal, which a test has not: it gets -N "" (an empty passphrase)."""
+    pasted = []
+    for command in commands:
+        if command.startswith("ssh-keygen -t "):
+            command += ' -N ""'
+        proc = _as_student(user, ["bash", "--noprofile", "--norc", "-c", command], input=typed)
+        assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+        pasted.append(command)
+    return pasted
+
+
+def test_a_new_student_follows_the_fixes_to_a_working_tunnel(site: Site, user, sshd, tmp_path: Path) -> None:
+    """From an empty home to a working tunnel, pasting only what the single file prints.
+
+    The login node is a real sshd on loopback; the student's ~/.ssh/config adds only the name
+    resolution a test needs (the login host's name to 127.0.0.1 and the sshd's port). The server
+    is a real Jupyter Server under /user/<name>/; the tunnel command is the one the single file
+    prints "in the container", run as printed.
+    """
+    from jupyter_helpers import JupyterServer
+    from realssh import free_port, stop_process, wait_port
+
+    user.reset_home()
+    pyz = _download(site.url + "selfcheck.pyz", user.home / "selfcheck.pyz")
+    local = free_port()
+    course = (ROOT / "checks" / "assignments" / "methodology-1.toml").read_text(encoding="utf-8")
+    (user.home / "course.toml").write_text(course.replace("local_port = 8889", f"local_port = {local}"))
+    for path in (pyz, user.home / "course.toml"):
+        user.chown(path)
+
+    # 1. The laptop side, from nothing: follow each printed fix until no SSH check fails.
+    pasted: List[str] = []
+    for _ in range(6):
+        failing = [r for r in _failing(_report(user, "--side", "laptop", "--only", "ssh")) if r["fix"]]
+        if not failing:
+            break
+        pasted += _paste(user, failing[0]["fix"]["commands"])
+    assert not _failing(_report(user, "--side", "laptop", "--only", "ssh")), pasted
+    assert pasted and pasted[0].startswith("ssh-keygen -t ed25519")
+
+    # 2. The login node (the same machine here): its authorized_keys, from the printed fix.
+    pub = "~/.ssh/id_ed25519.pub"
+    side = ["--side", "jumpbox", "--only", "ssh.authorized_keys,ssh.home.permissions", "--pubkey"]
+    before = _report(user, *side, str(user.home / ".ssh" / "id_ed25519.pub"))
+    assert before["ssh.authorized_keys"]["status"] == "fail", before
+    # "run the command, paste the line, then press Enter and Ctrl+D": the line from the laptop's .pub
+    _paste(user, before["ssh.authorized_keys"]["fix"]["commands"],
+           typed=(user.home / ".ssh" / "id_ed25519.pub").read_text())
+    assert not _failing(_report(user, *side, str(user.home / ".ssh" / "id_ed25519.pub"))), pub
+
+    # 3. Name resolution for the test, then a real login with the key, no password.
+    config = user.home / ".ssh" / "config"
+    config.write_text(f"Host dsmlp-login.ucsd.edu\n    HostName 127.0.0.1\n    Port {sshd.port}\n")
+    os_chmod_600(config)
+    user.chown(config)
+    login = _report(user, "--side", "laptop", "--live", "--only", "ssh.login", "--user", user.name)
+    assert login["ssh.login"]["status"] == "pass", login
+
+    # 4. The server: a real Jupyter under /user/<name>/; in its terminal, the single file prints the tunnel.
+    token = "f" * 64
+    server = JupyterServer(f"/user/{user.name}/", token, tmp_path / "server").start()
+    tunnel = None
+    try:
+        container = subprocess_run([sys.executable, "-I", str(pyz), "--side", "server", "--only", "tunnel.server",
+                                    "--json", "--expectations", str(user.home / "course.toml")],
+                                   env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "server"),
+                                        "JUPYTER_RUNTIME_DIR": str(server.runtime)})
+        said = json.loads(container.stdout)["results"][0]
+        assert said["status"] == "pass" and token not in container.stdout
+        command = said["summary"].split("on your computer run: ", 1)[1].split(" — ", 1)[0]
+        assert command == f"ssh -N -L {local}:127.0.0.1:{server.port} {user.name}@dsmlp-login.ucsd.edu"
+
+        # 5. On the laptop, that command as printed; then every tunnel check passes.
+        import shlex
+        import subprocess
+
+        tunnel = subprocess.Popen(shlex.split(command), user=user.uid, group=user.gid, extra_groups=[],
+                                  env={"HOME": str(user.home), "PATH": "/usr/bin:/bin"}, cwd=str(user.home),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_port(local, timeout=20, proc=tunnel)
+        url = f"http://dsmlp-login.ucsd.edu:{server.port}/user/{user.name}/?token={token}"
+        tunnel_results = _report(user, "--side", "laptop", "--only", "tunnel", "--url", url)
+        assert {k: r["status"] for k, r in tunnel_results.items() if k != "tunnel.server"} == {
+            "tunnel.url": "pass", "tunnel.local_port": "pass", "tunnel.jupyter": "pass", "tunnel.user": "pass",
+            "tunnel.token": "pass"}
+    finally:
+        if tunnel is not None:
+            stop_process(tunnel)
+        server.stop()
+
+
+def os_chmod_600(path: Path) -> None:
+    import os
+
+    os.chmod(path, 0o600)
+
+
+def subprocess_run(argv: List[str], env: Dict[str, str]):  # type: ignore[no-untyped-def]
+    import subprocess
+
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    return proc

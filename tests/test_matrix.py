@@ -196,7 +196,7 @@ def _assert_pair(check_id: str, good: Context, bad: Context) -> None:
     nok = run_specs(bad, deps + [spec])[check_id]
     assert nok.status in (Status.FAIL, Status.WARN), f"{check_id} on its bad fixture: {nok.status.value}: {nok.summary}"
     assert nok.fix is not None, check_id
-    assert any(nok.fix.text.startswith(f) for f in spec.fixes), \
+    assert nok.fix.heading in spec.fixes and nok.fix.text.startswith(nok.fix.heading), \
         f"{check_id}'s fix {nok.fix.text!r} is not among the fixes it declares (the troubleshooting page lists those)"
 
 

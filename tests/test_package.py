@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 from checks import expectations
@@ -58,7 +59,7 @@ def test_pyz_runs_with_no_site_packages(tmp_path: Path) -> None:
 
     names = zipfile.ZipFile(pyz).namelist()
     assert "tomli/__init__.py" in names and f"checks/assignments/{course}.toml" in names
-    helped = _run([sys.executable, "-S", str(pyz), "--help"], cwd=tmp_path)
+    helped = _run([sys.executable, "-S", "selfcheck.pyz", "--help"], cwd=tmp_path)
     assert helped.stdout.startswith("usage: python3 selfcheck.pyz ")  # the command the student typed
 
 
@@ -68,22 +69,32 @@ def test_pyz_is_reproducible(tmp_path: Path) -> None:
     assert a == b
 
 
-def test_pyz_refuses_an_old_python_with_a_message() -> None:
-    """On a Python older than 3.9 the single file says so (its __main__ uses no newer syntax)."""
+@pytest.mark.parametrize("where", ["selfcheck.pyz", "python -m checks"])
+def test_an_old_python_is_refused_with_a_message_and_exit_2(where: str) -> None:
+    """On a Python older than 3.9 the single file and `python -m checks` say so and exit 2 (a usage
+    error, as documented), using no newer syntax. No Python 3.6 is installed here, so the entry
+    point runs under a stand-in `sys` that reports 3.6."""
     import ast
+    import io
     import types
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from build_pyz import MAIN
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    if where == "selfcheck.pyz":
+        sys.path.insert(0, str(ROOT / "scripts"))
+        try:
+            from build_pyz import MAIN
+        finally:
+            sys.path.remove(str(ROOT / "scripts"))
+    else:
+        MAIN = (ROOT / "checks" / "__main__.py").read_text()
     ast.parse(MAIN, feature_version=(3, 4))
-    fake = types.SimpleNamespace(version_info=(3, 6, 9), exit=lambda msg: (_ for _ in ()).throw(SystemExit(msg)))
+    stderr = io.StringIO()
+    fake = types.SimpleNamespace(version_info=(3, 6, 9), stderr=stderr,
+                                 exit=lambda code: (_ for _ in ()).throw(SystemExit(code)))
     try:
         exec(MAIN, {"sys": fake, "__name__": "__main__", "__builtins__": {"__import__": lambda n, *a: fake}})
     except SystemExit as exc:
-        assert "needs Python 3.9 or newer, and this is Python 3.6" in str(exc)
+        assert exc.code == 2
+        assert "needs Python 3.9 or newer, and this is Python 3.6" in stderr.getvalue()
     else:
         raise AssertionError("the old Python was not refused")
 

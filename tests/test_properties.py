@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from checks import render
 from checks.model import Fix, Report, Result, Status
-from checks.probes import keys, openssh
+from checks.probes import authorized_keys, keys, openssh
 from checks.probes.jupyter import parse_url
 from checks.redact import Redactor
 from checks.tools.explain import explain
@@ -113,7 +113,7 @@ ak_lines = st.lists(st.one_of(
 @given(ak_lines, st.booleans())
 def test_authorized_keys_parser_never_raises(lines, crlf) -> None:
     text = ("\r\n" if crlf else "\n").join(lines)
-    for entry in keys.parse_authorized_keys(text):
+    for entry in authorized_keys.parse_authorized_keys(text):
         assert entry.key is not None or entry.problem
 
 

@@ -132,6 +132,48 @@ def _wrapped(h: Home) -> bytes:
     return kind + b" " + b64[:40] + b"\n" + b64[40:] + b" " + comment + b"\n"
 
 
+def _junk_after(h: Home) -> bytes:
+    """A stray word on the line after a whole key: sshd skips the word and accepts the key."""
+    return h.pub("ed25519") + b"helloworldjunk\n"
+
+
+def _junk_before(h: Home) -> bytes:
+    return b"helloworldjunk\n" + h.pub("ed25519")
+
+
+def _damaged_before(h: Home) -> bytes:
+    """A key line cut short, then the whole key: the whole key is not taken for its continuation."""
+    kind, b64, _ = h.pub("ed25519_b").split()
+    return kind + b" " + b64[:30] + b"\n" + h.pub("ed25519")
+
+
+def _ak_utf16(h: Home) -> None:
+    h.standard()
+    h.authorize(text=b"\xff\xfe" + h.pub("ed25519").decode().encode("utf-16-le"))
+
+
+def _ak_bom_first(h: Home) -> None:
+    h.standard()
+    h.authorize(text=b"\xef\xbb\xbf" + h.pub("ed25519"))
+
+
+def _ak_bom_comment(h: Home) -> None:
+    h.standard()
+    h.authorize(text=b"\xef\xbb\xbf# my keys\n" + h.pub("ed25519"))
+
+
+def _key_empty(h: Home) -> None:
+    h.standard()
+    h.put(".ssh/id_ed25519", b"", 0o600)
+
+
+def _key_folder(h: Home) -> None:
+    h.standard()
+    (h.ssh / "id_ed25519").unlink()
+    (h.ssh / "id_ed25519").mkdir(mode=0o700)
+    h.user.chown(h.ssh / "id_ed25519")
+
+
 def _rfc4716(h: Home) -> bytes:
     b64 = h.pub("ed25519").split()[1].decode()
     lines = [b64[i:i + 70] for i in range(0, len(b64), 70)]
@@ -176,6 +218,9 @@ SCENARIOS = [
     Scenario("ECDSA key", "ssh.key.type", _key_type("ecdsa", "id_ecdsa"), True),
     Scenario("RSA 3072 key", "ssh.key.type", _key_type("rsa3072", "id_rsa"), True),
     Scenario("RSA 2048 key (warn)", "ssh.key.type", _key_type("rsa2048", "id_rsa"), True),
+    # Client: something that is no key at the default name (ssh-keygen would offer to overwrite it).
+    Scenario("empty id_ed25519", "ssh.key.present", _key_empty, False),
+    Scenario("id_ed25519 is a folder", "ssh.key.present", _key_folder, False),
     # Client: the .pub beside the key is another key's.
     Scenario(".pub of another key", "ssh.key.pair", _pub_mismatch, False),
     # Client: ~/.ssh/config (readconf.c: owner root or user, and mode & 022 == 0).
@@ -219,6 +264,13 @@ SCENARIOS = [
     Scenario("options before the key", "ssh.authorized_keys",
              _ak(lambda h: b'no-agent-forwarding,environment="A=b c" ' + h.pub("ed25519")), True, "server"),
     Scenario("other key only", "ssh.authorized_keys", _ak(lambda h: h.pub("ed25519_b")), False, "server"),
+    Scenario("junk line after the key", "ssh.authorized_keys", _ak(_junk_after), True, "server"),
+    Scenario("junk line before the key", "ssh.authorized_keys", _ak(_junk_before), True, "server"),
+    Scenario("a key cut short, then the whole key", "ssh.authorized_keys", _ak(_damaged_before), True, "server"),
+    Scenario("authorized_keys saved as UTF-16", "ssh.authorized_keys", _ak_utf16, False, "server"),
+    Scenario("byte-order mark before the key", "ssh.authorized_keys", _ak_bom_first, False, "server"),
+    Scenario("byte-order mark before a comment, then the key", "ssh.authorized_keys", _ak_bom_comment, True,
+             "server"),
 ]
 
 
@@ -300,8 +352,8 @@ def test_login_check_against_a_real_sshd(user: SshUser, sshd: Sshd, keyring) -> 
     ctx.platform = Platform("linux", uid=user.uid)
     ctx_run = ctx.run
 
-    def as_user(argv, timeout=10.0, input=None):  # the check's ssh runs as the user, like a student's would
-        proc = user.run(list(argv), timeout=timeout)
+    def as_user(argv, timeout=10.0, input=None, env=None):  # the check's ssh runs as the user, like a student's would
+        proc = user.run(list(argv), timeout=timeout, env=env)
         from checks.context import Completed
 
         return Completed(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
@@ -315,3 +367,116 @@ def test_login_check_against_a_real_sshd(user: SshUser, sshd: Sshd, keyring) -> 
     assert bad.status is Status.FAIL and "refused your key" in bad.summary
     assert any(c.startswith("ssh-copy-id") for c in bad.fix.commands)
     ctx.run = ctx_run
+
+
+# -- --fix, run by the student themself -----------------------------------------------------------
+
+def _user_python(user: SshUser) -> str:
+    """A Python the throwaway user may run (the test's own may live under root's home)."""
+    import shutil
+    import sys
+
+    from realssh import require
+
+    for candidate in (sys.executable, shutil.which("python3"), "/usr/bin/python3"):
+        try:
+            if candidate and user.run([candidate, "-c", "pass"], timeout=30).returncode == 0:
+                return candidate
+        except OSError:  # not executable by that user
+            continue
+    require(False, "no Python that the throwaway user may run")
+    return ""
+
+
+def test_fix_as_a_normal_user_tightens_only_what_it_may(user: SshUser, sshd: Sshd, keyring, tmp_path) -> None:
+    """`selfcheck.pyz --fix` run by the student (not root) tightens their key, ~/.ssh, ~ and
+    authorized_keys, so that the real ssh and sshd let them in; it leaves a shared 1777 folder
+    reached through a link in ~/.ssh alone, and a file it may not change (root's) is a fail
+    with the command to run, never an error."""
+    import json
+    import shutil
+    import stat
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from conftest import ROOT
+
+    user.reset_home()
+    home = Home(user, keyring)
+    home.standard()
+    os.chmod(home.ssh / "id_ed25519", 0o644)
+    os.chmod(home.ssh / "authorized_keys", 0o666)
+    os.chmod(home.ssh, 0o777)
+    os.chmod(user.home, 0o777)
+    home.put(".ssh/config", b"Host *\n    ServerAliveInterval 30\n", 0o666, uid=0)  # root's: not the student's to change
+    shared = Path(tempfile.mkdtemp(prefix="selfcheck-shared-"))
+    try:
+        os.chmod(shared, 0o1777)
+        victim = shared / "id_rsa"
+        victim.write_bytes(keyring["rsa3072"].read_bytes())
+        os.chmod(victim, 0o666)
+        user.chown(victim)
+        (home.ssh / "id_rsa").symlink_to(victim)  # a default key name, through a link to the shared folder
+        os.lchown(home.ssh / "id_rsa", user.uid, user.gid)
+        sys.path.insert(0, str(ROOT / "scripts"))
+        try:
+            from build_pyz import build
+        finally:
+            sys.path.remove(str(ROOT / "scripts"))
+        pyz = build(tmp_path / "selfcheck.pyz")
+        shutil.copy(pyz, user.home / "selfcheck.pyz")
+        os.chmod(user.home / "selfcheck.pyz", 0o644)
+        python = _user_python(user)
+        runs = {}
+        for side, only in (("laptop", "ssh"), ("server", "ssh.home.permissions")):
+            proc = user.run([python, str(user.home / "selfcheck.pyz"), "--side", side, "--only", only, "--fix",
+                             "--json"], timeout=120)
+            assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+            assert proc.returncode in (0, 1), proc.stderr
+            runs[side] = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
+            assert not [r for r in runs[side].values() if r["status"] == "error"], runs[side]
+        mode = lambda p: stat.S_IMODE(os.lstat(p).st_mode)  # noqa: E731
+        assert mode(home.ssh / "id_ed25519") == 0o600
+        assert mode(home.ssh) == 0o755 and mode(user.home) == 0o755
+        assert mode(home.ssh / "authorized_keys") == 0o644
+        # Left alone: the shared folder and the file behind the link, and root's config.
+        assert mode(shared) == 0o1777 and mode(victim) == 0o666
+        assert mode(home.ssh / "config") == 0o666
+        config = runs["laptop"]["ssh.config"]
+        assert config["status"] == "fail" and config["fix"]["commands"], config
+        (home.ssh / "config").unlink()  # root's 0666 config makes ssh itself stop
+        (home.ssh / "id_rsa").unlink()
+        logged_in, stderr = sshd.login(user)
+        assert logged_in, stderr
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_fix_refused_by_the_kernel_is_a_reason_not_a_crash(user: SshUser) -> None:
+    """Where chmod itself is not allowed (EPERM: a normal user and root's file), Platform.tighten
+    says so; run as the throwaway user, with the owner check told the file is theirs."""
+    user.reset_home()
+    ssh_dir = user.home / ".ssh"
+    ssh_dir.mkdir(mode=0o755)
+    user.chown(ssh_dir)
+    target = ssh_dir / "config"
+    target.write_text("Host *\n")
+    os.chmod(target, 0o666)  # root's
+    from conftest import ROOT
+
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
+            "from checks.platform import FixRefused, Platform\n"
+            "try:\n    Platform('linux', uid=0).tighten(Path(sys.argv[2]), Path(sys.argv[3]), 0o644)\n"
+            "except FixRefused as exc:\n    print('refused:', exc.reason)\n")
+    python = _user_python(user)
+    proc = user.run([python, "-S", "-c", code, str(ROOT), str(user.home), str(target)], timeout=60,
+                    env={"PYTHONDONTWRITEBYTECODE": "1"})
+    if "No module named" in proc.stderr:  # the user cannot read this checkout: nothing to prove with
+        import pytest as _pytest
+
+        _pytest.skip("the throwaway user cannot read the checkout")
+    assert proc.stdout.strip() == "refused: not allowed (Operation not permitted)", proc.stdout + proc.stderr
+    import stat
+
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o666

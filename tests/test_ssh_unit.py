@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
-from fakes import FakeWindowsPlatform
+from fakes import STUDENT_SID, FakeWindowsPlatform
 from helpers import make_ctx
 from realssh import require
 
 from checks.model import Status
 from checks.platform import Platform
-from checks.probes.acl import Ace, parse_icacls
 from checks.registry import select
 from checks.runner import run_specs
 
@@ -49,7 +48,10 @@ def test_key_under_a_name_ssh_never_tries(tmp_path, keyring) -> None:
     result = run_ssh(laptop(tmp_path))["ssh.key.present"]
     assert result.status is Status.FAIL
     assert "never tries ~/.ssh/dsmlp_key" in result.summary
-    assert list(result.fix.commands) == ["Host dsmlp-login.ucsd.edu", "    IdentityFile ~/.ssh/dsmlp_key"]
+    # The lines are written by a command (and shown in the text), not given as "commands".
+    assert list(result.fix.commands) == [
+        "printf '%s\\n' '' 'Host dsmlp-login.ucsd.edu' '    IdentityFile ~/.ssh/dsmlp_key' >> ~/.ssh/config"]
+    assert 'the lines "Host dsmlp-login.ucsd.edu" and "IdentityFile ~/.ssh/dsmlp_key" to ~/.ssh/config' in result.fix.text
     # ... and once the config names it, ssh -G lists it and the check passes.
     (ssh / "config").write_text("Host dsmlp-login.ucsd.edu\n    IdentityFile ~/.ssh/dsmlp_key\n")
     os.chmod(ssh / "config", 0o600)
@@ -156,20 +158,21 @@ def test_fix_only_tightens_permissions_and_says_so(tmp_path, keyring) -> None:
 
 
 def test_windows_acl_rule_through_the_fake_platform(tmp_path, keyring) -> None:
-    """Windows cannot run here: Win32-OpenSSH's ACL rule is checked through a fake platform layer."""
+    """Windows cannot run here: Win32-OpenSSH's ACL rule is checked through a fake platform layer
+    whose access lists are SDDL strings, read by the real parser (more in test_windows.py)."""
     ssh = home_with(tmp_path, keyring)
     key = str(ssh / "id_ed25519")
-    fake = FakeWindowsPlatform(acls={key: ("LAPTOP\\student", [
-        Ace("LAPTOP\\student", "", "(F)"), Ace("NT AUTHORITY\\SYSTEM", "S-1-5-18", "(F)"),
-        Ace("BUILTIN\\Users", "S-1-5-32-545", "(RX)")])})
+    me = STUDENT_SID
+    fake = FakeWindowsPlatform(acls={key: f"O:{me}D:PAI(A;;FA;;;{me})(A;ID;FA;;;SY)(A;;0x1200a9;;;BU)"})
     ctx = laptop(tmp_path)
     ctx.platform = fake
     result = run_ssh(ctx)["ssh.key.permissions"]
-    assert result.status is Status.FAIL and "BUILTIN\\Users" in result.summary
-    assert list(result.fix.commands) == [f'icacls "{key}" /inheritance:r', f'icacls "{key}" /grant:r "%USERNAME%:F"',
-                                   f'icacls "{key}" /remove:g "BUILTIN\\Users"']
-    assert not any("chmod" in c for c in result.fix.commands)
-    fake.acls[key] = ("LAPTOP\\student", [Ace("LAPTOP\\student", "", "(F)"), Ace("BUILTIN\\Administrators", "", "(F)")])
+    assert result.status is Status.FAIL and "Users (S-1-5-32-545)" in result.summary
+    assert list(result.fix.commands) == [
+        'icacls "$HOME\\.ssh\\id_ed25519" /inheritance:r /grant:r "$($env:USERDOMAIN)\\$($env:USERNAME):F" '
+        '/remove:g "*S-1-5-32-545"']
+    assert not any("chmod" in c or "%USERNAME%" in c for c in result.fix.commands)
+    fake.acls[key] = f"O:{me}D:PAI(A;;FA;;;{me})(A;;FA;;;BA)"
     ctx = laptop(tmp_path)
     ctx.platform = fake
     assert run_ssh(ctx)["ssh.key.permissions"].status is Status.PASS
@@ -179,25 +182,17 @@ def test_windows_config_may_be_read_by_others_but_not_written(tmp_path, keyring)
     ssh = home_with(tmp_path, keyring)
     (ssh / "config").write_text("Host *\n")
     cfg = str(ssh / "config")
-    fake = FakeWindowsPlatform(acls={cfg: ("LAPTOP\\student", [Ace("LAPTOP\\student", "", "(F)"),
-                                                                Ace("BUILTIN\\Users", "", "(R)")])})
+    me = STUDENT_SID
+    fake = FakeWindowsPlatform(acls={cfg: f"O:{me}D:AI(A;ID;FA;;;{me})(A;ID;FR;;;BU)"})
     ctx = laptop(tmp_path)
     ctx.platform = fake
     assert run_ssh(ctx)["ssh.config"].status is Status.PASS
-    fake.acls[cfg] = ("LAPTOP\\student", [Ace("LAPTOP\\student", "", "(F)"), Ace("Everyone", "", "(M)")])
+    fake.acls[cfg] = f"O:{me}D:AI(A;ID;FA;;;{me})(A;;0x1301bf;;;WD)"
     ctx = laptop(tmp_path)
     ctx.platform = fake
-    assert run_ssh(ctx)["ssh.config"].status is Status.FAIL
-
-
-def test_parse_icacls_output() -> None:
-    out = ("C:\\Users\\s\\.ssh\\id_ed25519 LAPTOP\\student:(F)\n"
-           "                              NT AUTHORITY\\SYSTEM:(I)(F)\n"
-           "                              BUILTIN\\Users:(I)(RX)\n"
-           "                              Everyone:(DENY)(W)\n\nSuccessfully processed 1 files; Failed processing 0 files\n")
-    aces = parse_icacls(out, "C:\\Users\\s\\.ssh\\id_ed25519")
-    assert [a.principal for a in aces] == ["LAPTOP\\student", "NT AUTHORITY\\SYSTEM", "BUILTIN\\Users"]
-    assert aces[0].grants_write and not aces[2].grants_write
+    result = run_ssh(ctx)["ssh.config"]
+    assert result.status is Status.FAIL and "Everyone (S-1-1-0)" in result.summary
+    assert result.fix.commands[0].endswith('/remove:g "*S-1-1-0"')
 
 
 def test_fingerprint_matches_ssh_keygen(keyring) -> None:

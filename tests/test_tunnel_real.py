@@ -199,3 +199,39 @@ def test_server_side_reads_the_real_runtime_file(alice_server: JupyterServer) ->
     assert f"port {alice_server.port} with base URL /user/{ALICE}/" in result.summary
     assert f"ssh -N -L 8889:127.0.0.1:{alice_server.port} {ALICE}@dsmlp-login.ucsd.edu" in result.summary
     assert TOKEN not in render.text(results, verbose=True) + render.json_text(results) + render.html(results)
+
+
+def test_9_an_older_tunnel_still_holds_the_local_port(sshd: Sshd, tunnel_home: SshUser,
+                                                      alice_server: JupyterServer) -> None:
+    """The seed's second cause of "channel 2: open failed": this morning's tunnel, in another
+    terminal, still holds the local port and forwards it to the previous server's port; the new
+    server (the URL's) is elsewhere. The check reads the holding ssh's own command line."""
+    local, old = free_port(), free_port()
+    stale = Tunnel(sshd, tunnel_home, local, old)
+    try:
+        results, _ = run_tunnel_checks(local, url_for(ALICE, alice_server.port))
+        blind, _ = run_tunnel_checks(local, None)  # no URL: the forward target is still named
+        pid = stale.proc.pid
+        assert statuses(results) == {"tunnel.url": "pass", "tunnel.local_port": "fail", "tunnel.jupyter": "skip",
+                                     "tunnel.user": "skip", "tunnel.token": "skip"}
+        summary = results["tunnel.local_port"].summary
+        assert f"older tunnel: ssh (process {pid}) forwards it to 127.0.0.1:{old}" in summary
+        assert f"port {alice_server.port}" in summary
+        fix = results["tunnel.local_port"].fix
+        assert list(fix.commands) == [f"kill {pid}",
+                                      f"ssh -N -L {local}:127.0.0.1:{alice_server.port} {ALICE}@dsmlp-login.ucsd.edu"]
+        assert blind["tunnel.jupyter"].status.value == "fail"
+        assert any(f"forwarding to 127.0.0.1:{old}" in d for d in blind["tunnel.jupyter"].details)
+        # The first command, pasted into bash, stops the old tunnel (the second is the tunnel command
+        # the other states prove); then the right tunnel passes every check.
+        subprocess.run(["bash", "--noprofile", "--norc", "-c", fix.commands[0]], check=True, timeout=30)
+        stale.proc.wait(timeout=15)
+    finally:
+        stale.stop()
+    fresh = Tunnel(sshd, tunnel_home, local, alice_server.port)
+    try:
+        after, _ = run_tunnel_checks(local, url_for(ALICE, alice_server.port))
+    finally:
+        fresh.stop()
+    assert statuses(after) == {"tunnel.url": "pass", "tunnel.local_port": "pass", "tunnel.jupyter": "pass",
+                               "tunnel.user": "pass", "tunnel.token": "pass"}

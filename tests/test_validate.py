@@ -31,8 +31,8 @@ def test_the_course_assignment_is_valid() -> None:
     (lambda t: t.replace("[server]", "colour = 1\n[server]"), "unknown key 'colour'"),
     (lambda t: t.replace("\n[server]", '\npoints = { ssh = -1 }\n[server]'), "points.ssh"),
     (lambda t: t.replace("\n[server]", '\npoints = { ssh = nan }\n[server]'), "points.ssh"),
-    (lambda t: t.replace("\n[server]", '\npoints = { "ssh.telepathy" = 2 }\n[server]'), "points names no check: ssh.telepathy"),
-    (lambda t: _checks(t, '["ssh", "tunnel.teleport"]'), "checks names no check: tunnel.teleport"),
+    (lambda t: t.replace("\n[server]", '\npoints = { "ssh.telepathy" = 2 }\n[server]'), "points names no check|ssh.telepathy"),
+    (lambda t: _checks(t, '["ssh", "tunnel.teleport"]'), "checks names no check|tunnel.teleport"),
     (lambda t: _checks(t, "[]"), "checks is empty"),
     (lambda t: t + "\n[[", "not valid TOML"),
 ])
@@ -40,7 +40,7 @@ def test_every_mistake_exits_2_with_what_is_wrong(tmp_path: Path, change, said: 
     path = tmp_path / "a.toml"
     path.write_text(change(GOOD))
     code, _, err = validate(path)
-    assert code == 2 and said in err, err
+    assert code == 2 and all(part in err for part in said.split("|")), err
     assert "Traceback" not in err
 
 
@@ -52,7 +52,7 @@ def test_files_that_are_not_files_are_answered_at_once(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo.toml")
     (tmp_path / "zero.toml").symlink_to("/dev/zero")
     for name, said in (("fifo.toml", "not a regular file"), ("zero.toml", "not a regular file"),
-                       ("missing.toml", "cannot be read")):
+                       ("missing.toml", "does not exist")):
         code, _, err = validate(tmp_path / name)
         assert code == 2 and said in err, err
     code, _, err = main(["validate"], stdout=io.StringIO(), stderr=(e := io.StringIO())), None, None

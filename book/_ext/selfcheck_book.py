@@ -1,21 +1,26 @@
 """Our Sphinx extension: pages generated from the checks package, so they never drift from it.
 
-- ``{selfcheck-reference}``: every check id, what it verifies, and every fix it can suggest.
-- ``{selfcheck-explain-table}``: the error messages ``selfcheck explain`` recognises.
-- ``{expectations-table}`` (option ``:assignment: ID``): an assignment's expectations, only the
-  rows its checks use (default: the course's assignment).
+- ``{selfcheck-troubleshooting}``: the messages ``selfcheck explain`` knows, with their fix commands,
+  then every check grouped by area, with a short table per area and every fix it can suggest.
+- ``{expectations-table}`` (option ``:assignment: ID``; default: the course's assignment, only the
+  rows its checks use), ``{assignment-grading}`` (what collect scores) and ``{expectations-schema}``.
 - ``course_assignment`` (``sphinx: config:`` in ``_config.yml``): the course's one setting, the
   assignment it grades (see ``checks/course.py``). Pages may write ``{{ assignment_title }}`` and
-  ``{{ course_assignment }}``.
-- After an HTML build, ``selfcheck.pyz`` (the single-file checker) is written beside the pages,
-  carrying the course setting and the book's address (``html: baseurl:``).
+  ``{{ course_assignment }}``; the single file built with the book carries it.
+- ``{course-help}``: where students ask for help, from ``course_help_url`` in ``_config.yml``.
+- The self-check tables stored in the notebooks get real "Read more" links (absolute when
+  ``html.baseurl`` gives the book's published address).
+- The book's own CSS, favicon and a search fix for numbers (``8889``) live in ``book/_static``.
+- After an HTML build, ``selfcheck.pyz`` (the single-file checker) is written beside the pages.
 """
 
 from __future__ import annotations
 
+import html
+import re
 import sys
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List, Optional
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -23,14 +28,22 @@ from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ConfigError
 from sphinx.util.docutils import SphinxDirective
+from sphinx.util.osutil import relative_uri
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+STATIC = Path(__file__).resolve().parents[1] / "_static"
+for _path in (ROOT, Path(__file__).resolve().parent):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import selfcheck_pages as pages  # noqa: E402 - needs the path above
+
+HELP_UNSET = ("Your instructor has not set this course's help link yet. Until they do, ask the course "
+              "staff through the course's usual channel (announcements, the syllabus, or in class).")
 
 
 class _MarkdownDirective(SphinxDirective):
-    """A directive whose body is Markdown generated from the checks package."""
+    """A directive whose body is Markdown generated from the checks package (escaped by `pages`)."""
 
     def markdown(self) -> str:
         raise NotImplementedError
@@ -42,121 +55,113 @@ class _MarkdownDirective(SphinxDirective):
         return container.children
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-class SelfcheckReference(_MarkdownDirective):
-    """Every registered check, grouped by area, with its fixes."""
-
+class SelfcheckTroubleshooting(_MarkdownDirective):
     def markdown(self) -> str:
-        from checks.registry import all_checks
-
-        area_titles = {"env": "Where you are and your environment", "ssh": "SSH keys and configuration",
-                       "tunnel": "The Jupyter tunnel (port forward)", "resources": "Server resources",
-                       "git": "Keeping code in sync"}
-        out: List[str] = []
-        area = None
-        for spec in all_checks():
-            if spec.area != area:
-                area = spec.area
-                out += [f"## {area_titles.get(area, area)}", ""]
-            sides = ", ".join(s for s in ("laptop", "jumpbox", "server") if s in spec.sides)
-            out += [f"({spec.anchor})=", f"### `{spec.id}`: {spec.title}", "",
-                    f"**Checks:** {spec.description}", ""]
-            if spec.explanation:
-                out += [spec.explanation, ""]
-            out += [f"**Runs on:** {sides}" + (" (only with `--live`)" if spec.live else ""), ""]
-            if spec.requires:
-                out += ["**Needs first:** " + ", ".join(f"`{r}`" for r in spec.requires), ""]
-            if spec.fixes:
-                out += ["**Fixes it can suggest:**", ""]
-                out += [f"- {fix}" for fix in spec.fixes]
-                out += [""]
-        return "\n".join(out)
-
-
-class SelfcheckExplainTable(_MarkdownDirective):
-    """The table of error messages that `selfcheck explain` recognises."""
-
-    def markdown(self) -> str:
-        from checks.tools.explain import PATTERNS
-
-        rows = ["| When you see | It means | Confirm with |", "|---|---|---|"]
-        for pattern in PATTERNS:
-            rows.append(f"| `{_cell(pattern.example)}` | {_cell(pattern.cause)} | `{pattern.check}` |")
-        return "\n".join(rows)
+        return pages.troubleshooting_markdown()
 
 
 class ExpectationsTable(_MarkdownDirective):
-    """An assignment's expectations, from the same file the checks read: only the rows that the
-    assignment's checks use."""
-
     option_spec = {"assignment": directives.unchanged}
 
     def markdown(self) -> str:
-        from checks import expectations
-        from checks.registry import select
-
-        exp = expectations.load(self.options.get("assignment") or self.config.course_assignment)
-        ids = {spec.id for spec in select(exp.checks)}
-
-        def uses(*prefixes: str) -> bool:
-            return any(i == p or i.startswith(p + ".") for i in ids for p in prefixes)
-
-        script = f"`{exp.launch_script}`" + (f" (GPU: `{exp.gpu_launch_script}`)" if exp.gpus else "")
-        rows = [("Login host", f"`{exp.login_host}`"), ("Launch script", script)]
-        if uses("resources.cpus"):
-            rows.append(("CPUs", f"{exp.cpus:g}"))
-        if uses("resources.memory"):
-            rows.append(("Memory", f"{exp.memory_gb:g} GB"))
-        if uses("resources.gpus"):
-            rows.append(("GPUs", str(exp.gpus)))
-        if uses("resources.disk"):
-            rows.append(("Free disk space", f"at least {exp.min_free_disk_gb:g} GB"))
-        rows.append(("Launch command", f"`{exp.launch_command()}`"))
-        if uses("tunnel"):
-            rows.append(("Local port for the tunnel", str(exp.local_port)))
-        if uses("ssh.key.type"):
-            rows.append(("SSH key types accepted", ", ".join(exp.key_types)))
-            if "rsa" in exp.key_types:
-                rows.append(("Smallest RSA key", f"{exp.min_rsa_bits} bits (recommended: {exp.recommended_rsa_bits})"))
-        if exp.python and uses("env.python"):
-            rows.append(("Python", f"`{exp.python}`"))
-        if uses("env.packages"):
-            rows += [(f"Package `{name}`", f"`{spec}`") for name, spec in exp.packages]
-        lines = ["| Expectation | Value |", "|---|---|"] + [f"| {k} | {_cell(v)} |" for k, v in rows]
-        return "\n".join(lines)
+        return pages.expectations_markdown(self.options.get("assignment") or self.config.course_assignment)
 
 
 class AssignmentGrading(_MarkdownDirective):
-    """What `selfcheck collect` scores for an assignment: each check, on which half, for how many points."""
-
     option_spec = {"assignment": directives.unchanged}
 
     def markdown(self) -> str:
-        from checks import expectations
-        from checks.registry import get
-        from checks.tools.grading import requirements
-
-        exp = expectations.load(self.options.get("assignment") or self.config.course_assignment)
-        reqs = requirements(exp)
-        rows = ["| Check | What it checks | Report | Points |", "|---|---|---|---|"]
-        rows += [f"| {{ref}}`{r.check} <{get(r.check).anchor}>` | {_cell(get(r.check).title).replace('<', chr(92) + '<')} "
-                 f"| {r.half} | {r.points:g} |" for r in reqs]
-        rows.append(f"| | **Total** | | **{sum(r.points for r in reqs):g}** |")
-        return "\n".join(rows)
+        return pages.grading_markdown(self.options.get("assignment") or self.config.course_assignment)
 
 
 class ExpectationsSchema(_MarkdownDirective):
-    """Every key of an expectations file, from the validator itself."""
+    def markdown(self) -> str:
+        return pages.schema_markdown()
+
+
+class CourseHelp(_MarkdownDirective):
+    """Where to ask: the link from `course_help_url`, or a plain note that it is not set."""
 
     def markdown(self) -> str:
-        from checks.expectations import schema_rows
+        url = (self.config.course_help_url or "").strip()
+        if url:
+            return (f"Ask on the course's help page: [{pages.text(url)}]({url}). Say what you ran, paste what "
+                    "the terminal printed (the self-check never prints your token or key), and say which "
+                    "machine you were on: your laptop, the login node or your server.")
+        return (f"{pages.text(HELP_UNSET)}\n\n"
+                "*For instructors:* set " + pages.code("course_help_url") + " under " + pages.code("sphinx: config:")
+                + " in " + pages.code("_config.yml") + " to your forum or office-hours page, and rebuild the book.")
 
-        rows = ["| key | expected | required |", "|---|---|---|"]
-        rows += [f"| `{key}` | {_cell(what)} | {'yes' if required else 'no'} |" for key, what, required in schema_rows()]
-        return "\n".join(rows)
+
+class GetSelfcheck(_MarkdownDirective):
+    """How to get selfcheck.pyz onto the login node (and so the server, which shares its home):
+    one command that fetches it from the book's published address (`html.baseurl`), and one that
+    copies it from the laptop. Without an address, the page says what the instructor must set."""
+
+    def markdown(self) -> str:
+        from checks import expectations
+
+        base = (self.config.html_baseurl or "").strip()
+        assignment = getattr(self.config, "course_assignment", None) or None
+        host = expectations.load(assignment).login_host
+        copy = ["From your laptop, in the folder where you saved it, copy it to your home on the login node:", "",
+                *pages.command_block(f"scp selfcheck.pyz <username>@{host}:"), ""]
+        if not base:
+            return "\n".join(copy + [
+                "*For instructors:* set " + pages.code("html: baseurl:") + " in " + pages.code("_config.yml")
+                + " to the address where the book is published, and this page will also show the one command "
+                "that downloads the self-check on the login node."])
+        url = base.rstrip("/") + "/selfcheck.pyz"
+        fetch = f"python3 -c \"import urllib.request; urllib.request.urlretrieve('{url}', 'selfcheck.pyz')\""
+        return "\n".join(["On the login node (or in your server: they share your home folder), download it into "
+                          "your home folder:", "", *pages.command_block(fetch), "", "Or " + copy[0][0].lower()
+                          + copy[0][1:], *copy[1:]])
+
+
+def _read_more_links(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Turn "Read more in the lesson: <code>page#anchor</code>" in stored self-check tables into links.
+
+    The notebooks' outputs were made without the book's address, so they name the page; here it
+    becomes a link, relative to this page, or absolute when `html_baseurl` is set.
+    """
+    if app.builder.format != "html":
+        return
+    labels: Dict[str, Any] = app.env.get_domain("std").labels  # type: ignore[attr-defined]
+    base = (app.config.html_baseurl or "").strip()
+    here = app.builder.get_target_uri(docname)
+
+    def link(match: "re.Match[str]") -> str:
+        target = html.unescape(match.group(1))
+        path, _, anchor = target.partition("#")
+        title = labels.get(anchor, (None, None, ""))[2] or "the lesson"
+        href = (base.rstrip("/") + "/" + path) if base else relative_uri(here, path)
+        href += f"#{anchor}" if anchor else ""
+        return f'<p><a class="selfcheck-read-more" href="{html.escape(href)}">Read more: {html.escape(title)}</a></p>'
+
+    for raw in list(doctree.findall(nodes.raw)):
+        if "html" not in raw.get("format", "") or "selfcheck-report" not in raw.astext():
+            continue
+        new = re.sub(r'<p class="selfcheck-read-more" data-docs="([^"]+)">.*?</p>', link, raw.astext(), flags=re.S)
+        if new != raw.astext():
+            raw.replace_self(nodes.raw("", new, format=raw["format"], classes=raw.get("classes", [])))
+
+
+def _static_files(app: Sphinx, config: Config) -> None:
+    """The book's own CSS and scripts (book/_static), wherever the book is built from."""
+    if STATIC.is_dir():
+        config.html_static_path = list(config.html_static_path) + [str(STATIC)]
+
+
+def _write_pyz(app: Sphinx, exception: Optional[Exception]) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from build_pyz import build
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    build(Path(app.outdir) / "selfcheck.pyz", assignment=app.config.course_assignment,
+          docs_url=app.config.html_baseurl or "")
 
 
 def _course_setting(app: Sphinx, config: Config) -> None:
@@ -187,22 +192,10 @@ def _course_setting(app: Sphinx, config: Config) -> None:
                                  "course_assignment": name, "assignment_title": exp.title}
 
 
-def _write_pyz(app: Sphinx, exception: Exception) -> None:
-    if exception is not None or app.builder.format != "html":
-        return
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from build_pyz import build
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    build(Path(app.outdir) / "selfcheck.pyz", assignment=app.config.course_assignment,
-          docs_url=app.config.html_baseurl or "")
-
-
 BOOK_LINE = 'BOOK = ""  # the book\'s address: the copy of this notebook you download from the book has it'
 
 
-def _address_downloads(app: Sphinx, exception: Exception) -> None:
+def _address_downloads(app: Sphinx, exception: Optional[Exception]) -> None:
     """Write the book's published address (`html.baseurl` in _config.yml) into the self-check
     notebooks students download, so their first cell can fetch selfcheck.pyz from the book."""
     if exception is not None or app.builder.format != "html":
@@ -223,7 +216,7 @@ def _address_downloads(app: Sphinx, exception: Exception) -> None:
         notebook.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _dedupe_inline_scripts(app: Sphinx, exception: Exception) -> None:
+def _dedupe_inline_scripts(app: Sphinx, exception: Optional[Exception]) -> None:
     """Drop repeated inline <script> lines from each page's head.
 
     Jupyter Book 1 registers sphinx-thebe's and sphinx-togglebutton's inline configuration
@@ -253,14 +246,20 @@ def _dedupe_inline_scripts(app: Sphinx, exception: Exception) -> None:
 def setup(app: Sphinx) -> dict:
     from checks.course import FALLBACK
 
+    app.add_config_value("course_help_url", "", "env")
     app.add_config_value("course_assignment", FALLBACK, "env", types=[str])
     app.connect("config-inited", _course_setting)
-    app.add_directive("selfcheck-reference", SelfcheckReference)
-    app.add_directive("selfcheck-explain-table", SelfcheckExplainTable)
+    app.add_directive("selfcheck-troubleshooting", SelfcheckTroubleshooting)
     app.add_directive("expectations-table", ExpectationsTable)
     app.add_directive("expectations-schema", ExpectationsSchema)
+    app.add_directive("course-help", CourseHelp)
     app.add_directive("assignment-grading", AssignmentGrading)
+    app.add_directive("get-selfcheck", GetSelfcheck)
+    app.connect("config-inited", _static_files)
+    app.add_css_file("course.css")
+    app.add_js_file("search-numbers.js")
+    app.connect("doctree-resolved", _read_more_links)
     app.connect("build-finished", _write_pyz)
     app.connect("build-finished", _address_downloads)
     app.connect("build-finished", _dedupe_inline_scripts)
-    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+    return {"version": "1.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -16,8 +16,10 @@ if TYPE_CHECKING:
     from typing import Any, Dict
 
 
-@check("env.side", title="Where these checks run", docs="lessons/dsmlp.html#where-am-i",
-       fixes=("Start your server from the login node with the launch script, then run the checks there",))
+START_SERVER = "Start your server from the login node with the launch script, then run the checks there"
+
+
+@check("env.side", title="Where these checks run", docs="lessons/dsmlp.html#where-am-i", fixes=(START_SERVER,))
 def side(ctx: Context) -> Verdict:
     """Which machine is this: your computer, the login node (jumpbox) or your server?
 
@@ -32,14 +34,16 @@ def side(ctx: Context) -> Verdict:
         return warned(
             f"this is {names['jumpbox']} ({why}): the lobby, not your room — the server's "
             "checks only mean something inside the container the launch script starts",
-            Fix("Start your server from the login node with the launch script, then run the checks there:",
-                [script, "python3 -m checks --side server"]),
+            Fix.under(START_SERVER, ":", [script, ctx.shell.selfcheck("--side", "server")]),
             expected="laptop or server", observed=ctx.side)
     return passed(f"this is {names.get(ctx.side, ctx.side)}: {why}", observed=ctx.side)
 
 
+MATCHING_PYTHON = "Use a Python that matches the assignment's range"
+
+
 @check("env.python", title="Python version", docs="lessons/remote-development.html#guidelines",
-       fixes=("Use a Python that matches the assignment's range",))
+       fixes=(MATCHING_PYTHON,))
 def python_version(ctx: Context) -> Verdict:
     """Does this Python match the version the assignment asks for?
 
@@ -57,14 +61,23 @@ def python_version(ctx: Context) -> Verdict:
         return failed(f"the assignment's Python range {spec!r} cannot be read: {exc}")
     if ok:
         return passed(f"Python {version} matches {spec}", expected=spec, observed=version)
-    return failed(f"Python {version} does not match the assignment's {spec}",
-                  Fix(f"Use a Python that matches the assignment's range ({spec}), for example with conda:",
-                      [f"conda create -n course 'python{spec}'", "conda activate course"]),
-                  expected=spec, observed=version)
+    if ctx.platform.is_windows:
+        fix = Fix.under(MATCHING_PYTHON, f" ({spec}): see which Pythons you have, install one in the range from "
+                        "python.org if none is, then run the checks with it (py -3.12 selfcheck.pyz, say):",
+                        ["py --list"])
+    else:
+        fix = Fix.under(MATCHING_PYTHON, f" ({spec}), for example with conda:",
+                        [f"conda create -n course {ctx.shell.quote('python' + spec)}", "conda activate course"])
+    return failed(f"Python {version} does not match the assignment's {spec}", fix, expected=spec, observed=version)
+
+
+INSTALL_VERSIONS = "Install the versions the assignment asks for"
+MAKE_OTHER_REPORT = "Make the other side's report, then compare"
+SAME_VERSIONS = "Make both sides use the same versions"
 
 
 @check("env.packages", title="Package versions", docs="lessons/remote-development.html#guidelines",
-       fixes=("Install the versions the assignment asks for", "Make both sides use the same versions"))
+       fixes=(INSTALL_VERSIONS, MAKE_OTHER_REPORT, SAME_VERSIONS))
 def packages(ctx: Context) -> Verdict:
     """Are the packages the assignment lists installed at matching versions, and the same on both sides?
 
@@ -89,13 +102,13 @@ def packages(ctx: Context) -> Verdict:
     if missing or wrong:
         pins = [f"{n}{s}" for n, s in missing] + [f"{n}{s}" for n, s, _ in wrong]
         said = [f"{n} is missing (wanted {s})" for n, s in missing] + [f"{n} {h} (wanted {s})" for n, s, h in wrong]
-        return failed("; ".join(said), Fix("Install the versions the assignment asks for:",
-                                           ["python3 -m pip install " + " ".join(f"'{p}'" for p in pins)]),
+        return failed("; ".join(said), Fix.under(INSTALL_VERSIONS, ":", [ctx.shell.pip_install(pins)]),
                       expected=dict(ctx.expectations.packages), observed=observed)
     other, problem = load_compare(ctx)
     if problem:
-        return failed(f"--compare: {problem}", Fix("Make the other side's report with --json, then compare:",
-                                                    ["python3 -m checks --json > other-side.json"]), observed=observed)
+        return failed(f"--compare: {problem}",
+                      Fix.under(MAKE_OTHER_REPORT, " (on the other side, then copy the file here):",
+                                [ctx.shell.selfcheck("--json", "--output", "other-side.json")]), observed=observed)
     if other is not None:
         differ = sorted((n, installed[n], other[n]) for n in installed.keys() & other.keys() if installed[n] != other[n])
         only_here = len(installed.keys() - other.keys())
@@ -106,8 +119,8 @@ def packages(ctx: Context) -> Verdict:
         if differ:
             return warned(f"{len(differ)} package(s) differ from the other side: "
                           + ", ".join(f"{n} {a} vs {b}" for n, a, b in differ[:5]) + ("…" if len(differ) > 5 else ""),
-                          Fix("Make both sides use the same versions (here, pinned to the other side's):",
-                              ["python3 -m pip install " + " ".join(f"'{n}=={b}'" for n, _, b in differ[:20])]),
+                          Fix.under(SAME_VERSIONS, " (here, pinned to the other side's):",
+                                    [ctx.shell.pip_install(f"{n}=={b}" for n, _, b in differ[:20])]),
                           observed=observed, details=details)
         return passed(f"the {len(installed.keys() & other.keys())} packages on both sides have the same versions",
                       observed=observed, details=details)

@@ -6,26 +6,31 @@ import re
 
 from ..context import Context
 from ..model import Fix, Verdict, passed, skipped, warned
-from ..probes.repo import top_level
+from ..probes.repo import filter_drivers, safe_git, top_level
 from ..registry import check
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    pass
+COMMIT_PUSH = "Commit your changes and push them"
+PUSH = "Push your commits"
+PULL = "Pull the new commits"
 
 
 @check("git.sync", title="Code in sync with its repository", docs="lessons/remote-development.html#guidelines",
-       fixes=("Commit your changes and push them", "Push your commits", "Pull the new commits"))
+       fixes=(COMMIT_PUSH, PUSH, PULL))
 def sync(ctx: Context) -> Verdict:
     """Is your work committed, and neither ahead of nor behind its upstream (as of your last fetch)?
 
     The lesson's first guideline: the code on your computer and on the server should be the
     same, through frequent commits, pushes and pulls.
     """
-    status = ctx.run(["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"], timeout=10)
+    top = top_level(ctx.cwd)
+    filters = filter_drivers(ctx) if top is not None else []
+    if filters is None:
+        return skipped("the repository's config names a filter that cannot be switched off safely, so git status "
+                       "is not run (the checker never runs commands from your files)")
+    status = ctx.run(safe_git(["status", "--porcelain=v2", "--branch", "--untracked-files=no",
+                               "--ignore-submodules=all"], filters), timeout=10)
     if status.missing:
         return skipped("git is not installed here")
-    top = top_level(ctx.cwd)
     if not status.ok:
         if top is None:
             return skipped(f"{ctx.shown(ctx.cwd)} is not inside a git repository")
@@ -39,20 +44,20 @@ def sync(ctx: Context) -> Verdict:
     observed = {"repository": shown, "branch": branch, "changed": len(changed), "ahead": ahead, "behind": behind}
     if changed:
         return warned(f"{len(changed)} file(s) changed but not committed in {top}: the other side cannot see them",
-                      Fix("Commit your changes and push them:", ['git add -A && git commit -m "Work in progress"',
-                                                                   "git push"]), observed=observed)
+                      Fix.under(COMMIT_PUSH, ":", ["git add -A", 'git commit -m "Work in progress"', "git push"]),
+                      observed=observed)
     if ab is None:
         return warned(f"branch {branch} has no upstream: it is not pushed anywhere the other side can pull from",
-                      Fix("Push your commits (and set the upstream):", [f"git push -u origin {branch}"]),
+                      Fix.under(PUSH, " (and set the upstream):", [f"git push -u origin {ctx.shell.quote(branch)}"]),
                       observed=observed)
     if ahead and behind:
         return warned(f"branch {branch} is {ahead} commit(s) ahead of and {behind} behind its upstream",
-                      Fix("Pull the new commits, then push yours:", ["git pull --rebase", "git push"]), observed=observed)
+                      Fix.under(PULL, ", then push yours:", ["git pull --rebase", "git push"]), observed=observed)
     if ahead:
-        return warned(f"branch {branch} has {ahead} commit(s) not pushed", Fix("Push your commits:", ["git push"]),
+        return warned(f"branch {branch} has {ahead} commit(s) not pushed", Fix.under(PUSH, ":", ["git push"]),
                       observed=observed)
     if behind:
         return warned(f"branch {branch} is {behind} commit(s) behind its upstream (as of your last fetch)",
-                      Fix("Pull the new commits:", ["git pull"]), observed=observed)
+                      Fix.under(PULL, ":", ["git pull"]), observed=observed)
     return passed(f"branch {branch} is committed and in step with its upstream (as of your last fetch)",
                   observed=observed)

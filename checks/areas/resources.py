@@ -14,10 +14,6 @@ from ..probes.cgroups import cpu_info, memory_info
 from ..probes.gpus import probe_gpus, visible
 from ..registry import check
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    pass
-
 DOCS = "lessons/dsmlp.html#launch-a-server"
 GB, GIB = 10**9, 2**30
 MEMORY_TOLERANCE = 0.02  # the launcher may give 8 GiB or 8 GB: accept down to 2% below m × 10^9
@@ -33,16 +29,19 @@ def _gb(n: float) -> str:
     return f"{n / GB:.1f} GB ({n / GIB:.1f} GiB)"
 
 
+RELAUNCH = "Leave this server (exit), and from the login node launch one with what the assignment asks for"
+SHOW_GPUS = "Let your programs see the GPUs"
+NO_GPU = "Launch without a GPU: others are waiting for one"
+FREE_SPACE = "Free some space: find what is largest"
+
+
 def _launch(ctx: Context) -> Fix:
-    exp = ctx.expectations
-    return Fix("Leave this server (exit), and from the login node launch one with what the assignment asks for:",
-               ["exit", exp.launch_command()])
+    return Fix.under(RELAUNCH, ":", ["exit", ctx.expectations.launch_command()])
 
 
 # -- checks ------------------------------------------------------------------------------------
 
-@check("resources.cpus", title="CPUs you may use", sides=["server"], docs=DOCS,
-       fixes=("Leave this server (exit), and from the login node launch one with what the assignment asks for",))
+@check("resources.cpus", title="CPUs you may use", sides=["server"], docs=DOCS, fixes=(RELAUNCH,))
 def cpus(ctx: Context) -> Verdict:
     """How many CPUs may this container use (its cgroup quota and CPU affinity), against the assignment?
 
@@ -52,18 +51,19 @@ def cpus(ctx: Context) -> Verdict:
     info = cpu_info(ctx)
     want = ctx.expectations.cpus
     node = f"the node has {info.node}" if info.node else "the node's CPU count is unknown"
-    if info.quota is None and (info.affinity is None or info.affinity == info.node):
-        return warned(f"{node}, and no CPU limit was found for this container ({info.version or 'no cgroup'}): "
-                      "are you inside the server the launch script started?",
-                      _launch(ctx), expected=want, observed=None,
-                      details=["no cpu.max / cpu.cfs_quota_us limit on the way up the cgroup tree"])
     effective = info.effective
+    observed = {"node": info.node, "quota": info.quota, "affinity": info.affinity, "usable": effective}
+    if info.quota is None and (info.affinity is None or info.affinity == info.node):
+        usable = f"you may use all {effective:g} of them" if effective else "how many you may use is unknown"
+        return warned(f"{node}, and no CPU limit was found for this container ({info.version or 'no cgroup'}), so "
+                      f"{usable}: are you inside the server the launch script started?",
+                      _launch(ctx), expected=want, observed=observed,
+                      details=["no cpu.max / cpu.cfs_quota_us limit on the way up the cgroup tree"])
     why = []
     if info.quota is not None:
         why.append(f"cgroup quota {info.quota:g} CPUs ({info.version}, {info.quota_at})")
     if info.affinity is not None:
         why.append(f"CPU affinity {info.affinity}")
-    observed = {"node": info.node, "quota": info.quota, "affinity": info.affinity, "usable": effective}
     summary = f"{node}, you may use {effective:g}"
     if effective is not None and effective + 1e-9 < want:
         return failed(f"{summary}: the assignment expects {want:g}", _launch(ctx), expected=want, observed=observed,
@@ -71,8 +71,7 @@ def cpus(ctx: Context) -> Verdict:
     return passed(f"{summary} (the assignment expects {want:g})", expected=want, observed=observed, details=why)
 
 
-@check("resources.memory", title="Memory you may use", sides=["server"], docs=DOCS,
-       fixes=("Leave this server (exit), and from the login node launch one with what the assignment asks for",))
+@check("resources.memory", title="Memory you may use", sides=["server"], docs=DOCS, fixes=(RELAUNCH,))
 def memory(ctx: Context) -> Verdict:
     """How much memory may this container use (its cgroup limit), against the assignment?
 
@@ -89,10 +88,13 @@ def memory(ctx: Context) -> Verdict:
     if info.oom_kills:
         details.append(f"the kernel has killed {info.oom_kills} process(es) here for lack of memory")
     if info.limit is None:
-        return warned(f"{node}, and no memory limit was found for this container: are you inside the server the "
-                      "launch script started?", _launch(ctx), expected=f"{want:g} GB", observed=None, details=details)
+        usable = "so you may use all of it" if info.node else "so how much you may use is unknown"
+        return warned(f"{node}, and no memory limit was found for this container, {usable}: are you inside the "
+                      "server the launch script started?", _launch(ctx), expected=f"{want:g} GB",
+                      observed={"node_bytes": info.node, "limit_bytes": None, "usable_bytes": info.node},
+                      details=details)
     summary = f"{node}, you may use {_gb(info.limit)}"
-    observed = {"node_bytes": info.node, "limit_bytes": info.limit}
+    observed = {"node_bytes": info.node, "limit_bytes": info.limit, "usable_bytes": info.limit}
     if info.limit < want * GB * (1 - MEMORY_TOLERANCE):
         return failed(f"{summary}: the assignment expects {want:g} GB", _launch(ctx), expected=f"{want:g} GB",
                       observed=observed, details=details)
@@ -101,8 +103,7 @@ def memory(ctx: Context) -> Verdict:
 
 
 @check("resources.gpus", title="GPUs visible", sides=["server"], docs=DOCS, timeout=20,
-       fixes=("Leave this server (exit), and from the login node launch one with what the assignment asks for",
-              "Let your programs see the GPUs", "Launch without a GPU: others are waiting for one"))
+       fixes=(RELAUNCH, SHOW_GPUS, NO_GPU))
 def gpus(ctx: Context) -> Verdict:
     """How many GPUs can programs in this container use (nvidia-smi, CUDA_VISIBLE_DEVICES), against the assignment?"""
     want = ctx.expectations.gpus
@@ -122,22 +123,22 @@ def gpus(ctx: Context) -> Verdict:
     if len(seen) < len(probe.gpus) and len(seen) < max(want, 1) and cuda is not None:
         return failed(f"{len(probe.gpus)} GPU(s) present, but CUDA_VISIBLE_DEVICES={cuda!r} hides "
                       f"{'them' if not seen else 'some'} from your programs",
-                      Fix("Let your programs see the GPUs:", ["unset CUDA_VISIBLE_DEVICES"]),
+                      Fix.under(SHOW_GPUS, " (in the terminal you start them from):",
+                                [ctx.shell.unset("CUDA_VISIBLE_DEVICES")]),
                       expected=want, observed=len(seen), details=details)
     if len(seen) < want:
         return failed(f"{len(seen)} GPU(s) visible; the assignment expects {want}", _launch(ctx), expected=want,
                       observed=len(seen), details=details)
     if want == 0 and seen:
         return warned(f"{len(seen)} GPU(s) visible ({names}), but the assignment needs none",
-                      Fix("Launch without a GPU: others are waiting for one:", ["exit", ctx.expectations.launch_command()]),
+                      Fix.under(NO_GPU, ":", ["exit", ctx.expectations.launch_command()]),
                       expected=0, observed=len(seen), details=details)
     what = f": {names}" if seen else ""
     return passed(f"{len(seen)} GPU(s) visible{what} (the assignment expects {want})", expected=want,
                   observed=len(seen), details=details)
 
 
-@check("resources.disk", title="Free disk space", sides=["laptop", "server"], docs=DOCS,
-       fixes=("Free some space: find what is largest",))
+@check("resources.disk", title="Free disk space", sides=["laptop", "server"], docs=DOCS, fixes=(FREE_SPACE,))
 def disk(ctx: Context) -> Verdict:
     """Is there room left where your work lives (your home folder)?"""
     try:
@@ -149,7 +150,6 @@ def disk(ctx: Context) -> Verdict:
     summary = f"{free / GB:.1f} GB free of {usage.total / GB:.1f} GB in your home folder ({ctx.shown(ctx.home)})"
     if free < want * GB:
         return warned(f"only {summary}: below the {want:g} GB your work may need",
-                      Fix("Free some space: find what is largest, then delete what you do not need:",
-                          ["du -sh ~/* ~/.[!.]* 2>/dev/null | sort -h | tail"]),
+                      Fix.under(FREE_SPACE, ", then delete what you do not need:", [ctx.shell.largest_folders()]),
                       expected=f">= {want:g} GB", observed=free)
     return passed(summary, expected=f">= {want:g} GB", observed=free)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from .._text import is_user
 from ..context import Context
 from ..model import Fix, Verdict, failed, passed, skipped, warned
 from ..probes.jupyter import (
@@ -22,12 +23,12 @@ from ..probes.jupyter import (
     server_base,
     tunnel_command,
 )
-from ..probes.ports import listener_owner
+from ..probes.ports import command_line, forward_of, listener_owner
 from ..registry import check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, Optional
+    from typing import Dict, List, Optional
 
     from ..probes.net import HttpAnswer
 
@@ -64,8 +65,16 @@ def _probe(ctx: Context) -> Dict[str, "HttpAnswer"]:
 
 # -- checks ------------------------------------------------------------------------------------
 
-@check("tunnel.url", title="Jupyter URL", sides=["laptop"], docs=f"{DOCS}#the-url",
-       fixes=("Copy the whole URL the launch script printed, from http:// to the end of the token",))
+COPY_URL = "Copy the whole URL the launch script printed, from http:// to the end of the token"
+COPY_TOKEN = "Copy the token again"
+
+
+def _with_url(ctx: Context) -> str:
+    """The tunnel checks again, with the URL the student pastes in place of the placeholder."""
+    return ctx.shell.selfcheck("--only", "tunnel", "--url", '"<the URL>"')
+
+
+@check("tunnel.url", title="Jupyter URL", sides=["laptop"], docs=f"{DOCS}#the-url", fixes=(COPY_URL, COPY_TOKEN))
 def url(ctx: Context) -> Verdict:
     """Can the URL the launch script printed be read: host, port, user path and token?
 
@@ -77,24 +86,43 @@ def url(ctx: Context) -> Verdict:
     ctx.secret(parsed.token)
     if not parsed.ok:
         return failed("; ".join(parsed.problems),
-                      Fix("Copy the whole URL the launch script printed, from http:// to the end of the token, "
-                          "and pass it in quotes:", ['python3 -m checks --only tunnel --url "<the URL>"']),
+                      Fix.under(COPY_URL, ", and pass it in quotes:", [_with_url(ctx)]),
                       observed=parsed.redacted())
     tree, lab = local_addresses(ctx, parsed.user)
     details = [f"tunnel command: {_command(ctx)}", f"then open: {tree}  (or {lab})"]
     if not re.fullmatch(TOKEN_RE, parsed.token):
         return warned(f"read port {parsed.port} and user {parsed.user}, but the token does not look like "
                       "a whole Jupyter token (48 or 64 hex digits)",
-                      Fix("Copy the token again: it runs to the end of the line.", []),
+                      Fix.under(COPY_TOKEN, ": it runs to the end of the line.", []),
                       observed=parsed.redacted(), details=details)
     return passed(f"port {parsed.port}, user {parsed.user}, token present; tunnel: {_command(ctx)}; "
                   f"then open {tree}", observed=parsed.redacted(), details=details)
 
 
+START_TUNNEL = "Start the tunnel in a second terminal on your computer and leave it running"
+FREE_PORT = "Stop the program that holds the port, or use another local port"
+STOP_OLD_TUNNEL = "Stop the older tunnel, then start the one for your server"
+
+
+def _stale_tunnel(ctx: Context, port: int, pid: int) -> Optional[Verdict]:
+    """A failure when the ssh holding the port forwards it to another port than the URL's server:
+    an older tunnel, from another terminal, still holds the local port (the seed's second cause
+    of "channel 2: open failed")."""
+    url = parsed_url(ctx)
+    target = forward_of(command_line(ctx, pid), port)
+    if target is None or not url.port or target[1] == str(url.port):
+        return None
+    host, old = target
+    return failed(f"localhost:{port} is held by an older tunnel: ssh (process {pid}) forwards it to {host}:{old}, "
+                  f"but your server's URL says port {url.port}, so the new server is elsewhere and ssh says "
+                  "\"channel 2: open failed\" in the old tunnel's terminal",
+                  Fix.under(STOP_OLD_TUNNEL, " (or press Ctrl+C in the old tunnel's terminal):",
+                            [ctx.shell.stop_process(pid), _command(ctx)]),
+                  expected=f"a tunnel to port {url.port}", observed=f"ssh (pid {pid}) to {host}:{old}")
+
+
 @check("tunnel.local_port", title="Tunnel listening on the local port", sides=["laptop"],
-       docs=f"{DOCS}#port-forwarding",
-       fixes=("Start the tunnel in a second terminal on your computer and leave it running",
-              "Stop the program that holds the port, or use another local port"))
+       docs=f"{DOCS}#port-forwarding", fixes=(START_TUNNEL, FREE_PORT, STOP_OLD_TUNNEL))
 def local_port(ctx: Context) -> Verdict:
     """Does something listen on the tunnel's local port (8889), and is it ssh?
 
@@ -105,8 +133,7 @@ def local_port(ctx: Context) -> Verdict:
     listening, why = ctx.net.port_listening(port, ctx.options.timeout)
     if not listening:
         return failed(f"nothing listens on localhost:{port} ({why}): the tunnel is not running",
-                      Fix("Start the tunnel in a second terminal on your computer and leave it running "
-                          "(a working tunnel prints nothing):", [_command(ctx)]),
+                      Fix.under(START_TUNNEL, " (a working tunnel prints nothing):", [_command(ctx)]),
                       expected=f"ssh listening on {port}", observed=why)
     owner = listener_owner(ctx, port)
     if owner and not re.match(r"(?i)^(ssh|ssh\.exe|plink|putty)", owner[1] or "ssh"):
@@ -116,22 +143,25 @@ def local_port(ctx: Context) -> Verdict:
         if looks_like_jupyter(ctx.net.http_get(port, "/api", ctx.options.timeout)):
             what = f"a Jupyter server running on your own computer ({name}, process {pid})"
         return failed(f"localhost:{port} is held by {what}, not by ssh: your tunnel cannot use it",
-                      Fix("Stop the program that holds the port, or use another local port for the tunnel "
-                          "(then open that port in the browser):",
-                          [_kill_command(ctx, pid), _command(ctx, local_port=other)]),
+                      Fix.under(FREE_PORT, " for the tunnel (then open that port in the browser):",
+                                [ctx.shell.stop_process(pid), _command(ctx, local_port=other)]),
                       expected="ssh", observed=f"{name} (pid {pid})")
+    stale = _stale_tunnel(ctx, port, owner[0]) if owner else None
+    if stale is not None:
+        return stale
     who = f"ssh (process {owner[0]})" if owner else "a program (owner not visible here)"
     return passed(f"{who} listens on localhost:{port}", observed=who)
 
 
-def _kill_command(ctx: Context, pid: int) -> str:
-    return f"taskkill /PID {pid}" if ctx.platform.is_windows else f"kill {pid}"
+SERVER_GONE = "Your server has stopped, or the port in your tunnel command is not its port"
+RESTART_TUNNEL = "Stop the tunnel (Ctrl+C in its terminal) and start it again"
+START_AGAIN = "Start the tunnel again"
+OTHER_SERVER = "Another kind of server holds the port: stop it, or use another local port"
 
 
 @check("tunnel.jupyter", title="Jupyter answers through the tunnel", sides=["laptop"],
        requires=("tunnel.local_port",), docs=f"{DOCS}#when-the-page-does-not-load",
-       fixes=("Check your server is still running; relaunch it and use the new port in the tunnel command",
-              "Another kind of server holds the port: stop it, or use another local port"))
+       fixes=(SERVER_GONE, RESTART_TUNNEL, START_AGAIN, OTHER_SERVER))
 def jupyter(ctx: Context) -> Verdict:
     """Does a Jupyter Server answer at localhost:8889 (GET .../api)?
 
@@ -145,19 +175,18 @@ def jupyter(ctx: Context) -> Verdict:
         return failed(f"localhost:{port} accepted the connection, then closed it with no reply: the tunnel "
                       "runs, but nothing answers at the port it forwards to (ssh prints \"channel N: open "
                       "failed: connect failed\" in its terminal)",
-                      Fix("Your server has stopped, or the port in your tunnel command is not its port. On the "
-                          "login node, relaunch if needed, take the port from the URL it prints, then restart "
-                          "the tunnel with it:", [ctx.expectations.launch_script, _command(ctx)]),
-                      observed="empty reply")
+                      Fix.under(SERVER_GONE, f". On the login node, relaunch if needed "
+                                f"({ctx.expectations.launch_script}) and take the port from the URL it prints; "
+                                "then, on your computer, restart the tunnel with that port:", [_command(ctx)]),
+                      observed="empty reply", details=_forwarded_to(ctx, port))
     if first.outcome == "timeout":
         return failed(f"localhost:{port} accepted the connection but sent nothing within "
                       f"{ctx.options.timeout:g} s",
-                      Fix("Stop the tunnel (Ctrl+C in its terminal) and start it again; if it still hangs, "
-                          "relaunch your server:", [_command(ctx)]),
+                      Fix.under(RESTART_TUNNEL, "; if it still hangs, relaunch your server:", [_command(ctx)]),
                       observed="no answer")
     if first.outcome != "response":
         return failed(f"localhost:{port} could not be asked: {first.error}",
-                      Fix("Start the tunnel again:", [_command(ctx)]), observed=first.error)
+                      Fix.under(START_AGAIN, ":", [_command(ctx)]), observed=first.error)
     for key in ("user", "root"):
         answer = answers.get(key)
         if answer is not None and answer.outcome == "response" and looks_like_jupyter(answer):
@@ -166,15 +195,29 @@ def jupyter(ctx: Context) -> Verdict:
             return passed(f"{what} answers at localhost:{port}", observed=what)
     server = first.headers.get("server", "an unknown server")
     return failed(f"localhost:{port} answers HTTP {first.status} from {server}, which is not Jupyter",
-                  Fix("Another kind of server holds the port: stop it, or use another local port for the tunnel:",
-                      [_command(ctx, local_port=port + 1)]),
+                  Fix.under(OTHER_SERVER, " for the tunnel:", [_command(ctx, local_port=port + 1)]),
                   observed=f"HTTP {first.status} ({server})")
 
 
+def _forwarded_to(ctx: Context, port: int) -> List[str]:
+    """Where the tunnel holding the port forwards, when its command line can be read: the two
+    causes of "channel 2: open failed" (a stopped server, an older tunnel) are told apart by it."""
+    owner = listener_owner(ctx, port)
+    target = forward_of(command_line(ctx, owner[0]), port) if owner else None
+    if owner is None or target is None:
+        return []
+    return [f"the tunnel on localhost:{port} is ssh (process {owner[0]}), forwarding to {target[0]}:{target[1]}: "
+            "if that is not your server's current port, it is an older tunnel from another terminal: stop it "
+            "(Ctrl+C there) and start the one for your server"]
+
+
+OTHER_JUPYTER = "Another Jupyter holds the port: stop it"
+SOMEONE_ELSE = "The tunnel reaches someone else's server: use the port from your own launch"
+CHECK_USERNAME = "Check the username in the URL your launch printed, and the tunnel's port"
+
+
 @check("tunnel.user", title="Your server, under /user/<you>/", sides=["laptop"], requires=("tunnel.jupyter",),
-       docs=f"{DOCS}#when-the-page-does-not-load",
-       fixes=("Another Jupyter holds the port: stop it, or use another local port for the tunnel",
-              "The tunnel reaches someone else's server: use the port from your own launch"))
+       docs=f"{DOCS}#when-the-page-does-not-load", fixes=(OTHER_JUPYTER, SOMEONE_ELSE, CHECK_USERNAME))
 def user(ctx: Context) -> Verdict:
     """Is the Jupyter at localhost:8889 yours: does it answer under /user/<you>/?
 
@@ -197,24 +240,26 @@ def user(ctx: Context) -> Verdict:
     if root is not None and root.is_jupyter_version or base == "/":
         return failed(f"a Jupyter answers at the root of localhost:{port}, not under /user/{name}/: this is "
                       "another Jupyter — most often one running on your own computer — holding the port",
-                      Fix("Another Jupyter holds the port: stop it (Ctrl+C where it runs, or 'jupyter server "
-                          "stop'), or use another local port for the tunnel:",
+                      Fix.under(OTHER_JUPYTER, " (Ctrl+C where it runs, or 'jupyter server stop'), or use another "
+                                "local port for the tunnel:",
                           ["jupyter server list", _command(ctx, local_port=port + 1)]),
                       expected=f"/user/{name}/", observed="/")
     if base and base.startswith("/user/"):
         return failed(f"the Jupyter at localhost:{port} serves {base}, not /user/{name}/: the tunnel reaches "
                       "someone else's server (the port in the command is not from your launch)",
-                      Fix("The tunnel reaches someone else's server: use the port from your own launch:",
-                          [_command(ctx)]),
+                      Fix.under(SOMEONE_ELSE, ":", [_command(ctx)]),
                       expected=f"/user/{name}/", observed=base)
     return failed(f"nothing answers under /user/{name}/ at localhost:{port}",
-                  Fix("Check the username in the URL your launch printed, and the tunnel's port:", [_command(ctx)]),
+                  Fix.under(CHECK_USERNAME, ":", [_command(ctx)]),
                   expected=f"/user/{name}/", observed=base or "unknown")
 
 
+LATEST_TOKEN = "Use the token from your latest launch: copy the whole URL again"
+RETRY_TOKEN = "Run the tunnel checks again once the tunnel is up"
+
+
 @check("tunnel.token", title="Token accepted", sides=["laptop"], requires=("tunnel.user",),
-       docs=f"{DOCS}#the-url",
-       fixes=("Use the token from your latest launch: copy the whole URL again",))
+       docs=f"{DOCS}#the-url", fixes=(LATEST_TOKEN, RETRY_TOKEN))
 def token(ctx: Context) -> Verdict:
     """Does your server accept the token from the URL (GET .../api/status)?
 
@@ -223,6 +268,8 @@ def token(ctx: Context) -> Verdict:
     parsed = parsed_url(ctx)
     name = cluster_user(ctx)
     if not parsed.token:
+        if ctx.options.url:
+            return skipped("the URL holds no usable token (see tunnel.url)")
         return skipped("no token known: add --url \"<the URL the launch script printed>\"")
     if not name:
         return skipped("no username known: add --user NAME")
@@ -234,20 +281,23 @@ def token(ctx: Context) -> Verdict:
     if answer.outcome == "response" and answer.status in (401, 403):
         return failed(f"your server refuses the token (HTTP {answer.status}): it is wrong, incomplete, or from "
                       "an older launch",
-                      Fix("Use the token from your latest launch: copy the whole URL again, from the terminal "
-                          "where you ran the launch script:", ['python3 -m checks --only tunnel --url "<the URL>"']),
+                      Fix.under(LATEST_TOKEN, ", from the terminal where you ran the launch script:",
+                                [_with_url(ctx)]),
                       observed=f"HTTP {answer.status}")
     return failed(f"the token could not be checked: {answer.error or f'HTTP {answer.status}'}",
-                  Fix("Run the tunnel checks again once the tunnel is up:", [_command(ctx)]),
+                  Fix.under(RETRY_TOKEN, ": start it, then run the checks with the URL:",
+                            [_command(ctx), _with_url(ctx)]),
                   observed=answer.error or answer.status)
 
 
 # -- server side -------------------------------------------------------------------------------
 
 
+START_JUPYTER = "Start Jupyter from the launch script, or open this notebook from the server's Jupyter"
+
+
 @check("tunnel.server", title="This server's address for the tunnel", sides=["server"],
-       docs=f"{DOCS}#port-forwarding",
-       fixes=("Start Jupyter from the launch script, or open this notebook from the server's Jupyter",))
+       docs=f"{DOCS}#port-forwarding", fixes=(START_JUPYTER,))
 def server(ctx: Context) -> Verdict:
     """Which Jupyter server runs this kernel, on which port, and the tunnel command that reaches it.
 
@@ -257,14 +307,14 @@ def server(ctx: Context) -> Verdict:
     servers = running_servers(ctx)
     if not servers:
         return failed("no running Jupyter server found in " + ", ".join(runtime_dirs(ctx)),
-                      Fix("Start Jupyter from the launch script, or open this notebook from the server's Jupyter:",
-                          [ctx.expectations.launch_script]))
+                      Fix.under(START_JUPYTER, ":", [ctx.expectations.launch_script]))
     ancestors = parent_pids(ctx)
     mine = [s for s in servers if s.get("pid") in ancestors]
     chosen = mine[0] if mine else servers[-1]
     base = chosen.get("base_url") or "/"
     match = re.match(r"^/user/([^/]+)/", base)
     name = match.group(1) if match else (ctx.options.user or ctx.env.get("USER", ""))
+    name = name if is_user(name) else ""  # it goes into a command the student pastes
     port = chosen["port"]
     tree, lab = local_addresses(ctx, name)
     how = "runs this kernel" if mine else "is running here"

@@ -71,8 +71,8 @@ def parse_cpu_list(text: str) -> Optional[int]:
         if not part:
             continue
         lo, _, hi = part.partition("-")
-        if not digits(lo) or (hi and not digits(hi)):
-            return None
+        if not digits(lo) or (hi and not digits(hi)) or (hi and int(hi) < int(lo)):
+            return None  # "3-0" is not a range the kernel writes: unknown, never a negative count
         count += (int(hi) - int(lo) + 1) if hi else 1
     return count or None
 

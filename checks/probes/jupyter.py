@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from .._record import Record
+from .._text import is_host, is_user
 from ..context import Context
 
 TYPE_CHECKING = False
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 
 TOKEN_RE = r"[0-9a-f]{48}|[0-9a-f]{64}"
+# What any token may hold to be sent in a header: visible ASCII, no space (Jupyter's own are hex).
+TOKEN_CHARS = r"[\x21-\x7e]{1,4096}"
 
 
 _STRIP = " \t\r\n'\"`<>«»“”‘’([{"
@@ -85,10 +88,17 @@ def parse_url(text: Optional[str]) -> ParsedUrl:
         problems.append("the URL has no port after the host name (like :12733); copy the whole URL")
     elif not 1 <= port <= 65535:
         problems.append(f"the port {port} is not a port number")
-    path = unquote(parts.path or "/")
+    if host and not is_host(host):
+        problems.append("the host name in the URL is not a host name (letters, digits, '.' and '-'); copy the whole "
+                        "URL the launch script printed")
+        host = ""
+    path = unquote(parts.path or "/", errors="replace")
     user, base, view = "", "/", ""
     match = re.match(r"^/user/([^/]+)/?(.*)$", path)
-    if match:
+    if match and not is_user(match.group(1)):
+        problems.append("the user name in the URL is not a user name (letters, digits, '.', '_' and '-', not "
+                        "starting with '-'); copy the whole URL the launch script printed")
+    elif match:
         user = match.group(1)
         base = f"/user/{user}/"
         rest = match.group(2).strip("/")
@@ -96,12 +106,16 @@ def parse_url(text: Optional[str]) -> ParsedUrl:
     else:
         problems.append("the URL has no /user/<username>/ part after the port; copy the whole URL")
     token = ""
-    query = parse_qs(parts.query, keep_blank_values=True)
+    query = parse_qs(parts.query, keep_blank_values=True, errors="replace")
     if "token" in query:
         token = query["token"][0].strip(_STRIP)
     if not token and parts.fragment.startswith("token="):
-        token = parts.fragment[len("token="):]
-    if not token:
+        token = unquote(parts.fragment[len("token="):], errors="replace")
+    if token and not re.fullmatch(TOKEN_CHARS, token):
+        problems.append("the token is not a valid Jupyter token (it holds spaces, line breaks or characters other "
+                        "than letters and digits); copy the whole URL again")
+        token = ""
+    elif not token:
         problems.append("the URL has no ?token=... at the end; copy the whole URL, it is one long line")
     return ParsedUrl(host, port, user, base, token, view, tuple(problems))
 

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 import struct
 from pathlib import Path
 
-from .._record import Factory, Record
+from .._record import Record
 from .._text import digits
+from ..files import BOMS, MISSING, FileProblem, open_regular, read_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO, Dict, List, Optional, Tuple
+    from typing import BinaryIO, List, Optional, Tuple
 
 OPENSSH_BEGIN = b"-----BEGIN OPENSSH PRIVATE KEY-----"
 OPENSSH_END = b"-----END OPENSSH PRIVATE KEY-----"
@@ -46,6 +48,8 @@ WIRE_TYPES = {
 }
 _ECDSA_BITS = {"nistp256": 256, "nistp384": 384, "nistp521": 521}
 MAX_LINE = 16384  # OpenSSH's own limit for a key line is 8 KB
+MAX_KEY_FILE = 1 << 20  # the largest key (RSA 16384 bits, PuTTY's format) is under 20 KB
+MAX_PUB_FILE = 1 << 20
 
 
 class KeyFormatError(ValueError):
@@ -103,6 +107,31 @@ def blob_type(blob: bytes) -> str:
         raise KeyFormatError("the key type inside the blob is not text") from None
 
 
+# The fields after the type name in each key type's blob (sshkey.c: sshkey_from_blob_internal).
+_BLOB_FIELDS = {
+    "ssh-ed25519": 1, "sk-ssh-ed25519@openssh.com": 2, "ssh-rsa": 2, "ssh-dss": 4,
+    "ecdsa-sha2-nistp256": 2, "ecdsa-sha2-nistp384": 2, "ecdsa-sha2-nistp521": 2,
+    "sk-ecdsa-sha2-nistp256@openssh.com": 3,
+}
+
+
+def blob_cut_short(wire_type: str, blob: bytes) -> bool:
+    """Whether a key blob ends before its last field: what a key split by a paste leaves on the
+    first line (sshd cannot load it, and skips the line). Types not known here are not judged."""
+    fields = _BLOB_FIELDS.get(wire_type)
+    if fields is None:
+        return False
+    try:
+        _, off = _read_string(blob, 0)
+        for _ in range(fields):
+            value, off = _read_string(blob, off)
+            if "ed25519" in wire_type and _ == 0 and len(value) != 32:
+                return True
+    except KeyFormatError:
+        return True
+    return False
+
+
 def key_bits(wire_type: str, blob: bytes) -> Optional[int]:
     """The key size ssh-keygen -l reports: RSA modulus bits, the curve size, 256 for ed25519."""
     try:
@@ -155,29 +184,42 @@ def _tail(handle: BinaryIO, size: int = 64) -> bytes:
 
 
 def read_key_file(path: Path) -> KeyFile:
-    """Classify a private key file, reading no more than its public part."""
+    """Classify a private key file, reading no more than its public part.
+
+    Only a regular file is opened (ssh follows symbolic links, and so does this); anything else,
+    or a file too large to be a key, is "unreadable" with the reason in `error`.
+    """
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, MAX_KEY_FILE, what="a key") as handle:
             first = handle.readline(MAX_LINE)
             if not first:
-                return KeyFile(path, "empty")
+                return KeyFile(path, "empty", error="is empty")
             return _classify(path, handle, first)
-    except IsADirectoryError:
-        return KeyFile(path, "unreadable", error="it is a folder, not a file")
-    except PermissionError:
-        return KeyFile(path, "unreadable", error="permission denied")
+    except FileProblem as exc:
+        if exc.kind == MISSING and os.path.islink(path):
+            return KeyFile(path, "unreadable", error="is a symbolic link to nothing (its target does not exist)")
+        return KeyFile(path, "unreadable", error=exc.reason)
     except OSError as exc:
-        return KeyFile(path, "unreadable", error=exc.strerror or str(exc))
+        return KeyFile(path, "unreadable", error=f"cannot be read ({exc.strerror or exc})")
 
 
 def _classify(path: Path, handle: BinaryIO, first: bytes) -> KeyFile:
     problems: List[str] = []
     line = first
+    if any(first.startswith(mark) for mark, encoding in BOMS if encoding.startswith("utf-16")):
+        return KeyFile(path, "unknown", problems=("utf-16",),
+                       error="it was saved as UTF-16 text (by PowerShell, say), which ssh cannot read")
     if line.startswith(b"\xef\xbb\xbf"):
         problems.append("bom")
         line = line[3:]
-    if line[:1] in (b" ", b"\t") or (line.strip() and line[:1] in (b"\r", b"\n")):
+    blank = 0
+    while not line.strip() and blank < 64:  # blank lines before the armour (a paste from a page)
+        following = handle.readline(MAX_LINE)
+        if not following:
+            break
+        line, blank = following, blank + 1
+    if blank or line[:1] in (b" ", b"\t") or (line.strip() and line[:1] in (b"\r", b"\n")):
         problems.append("leading-space")
     if line.endswith(b"\r\n") or (line.endswith(b"\r") and b"\n" not in line):
         problems.append("crlf")
@@ -186,7 +228,7 @@ def _classify(path: Path, handle: BinaryIO, first: bytes) -> KeyFile:
         return _read_putty(path, handle, head, problems)
     if head.startswith(b"---- BEGIN SSH2 PUBLIC KEY ----"):
         return KeyFile(path, "rfc4716", problems=tuple(problems))
-    if _public_line(head.decode("ascii", "replace")) is not None:
+    if split_public_line(head.decode("ascii", "replace")) is not None:
         try:
             pub = parse_public_line(head.decode("ascii", "replace"))
         except KeyFormatError as exc:
@@ -211,7 +253,10 @@ def _classify(path: Path, handle: BinaryIO, first: bytes) -> KeyFile:
 def _read_openssh(path: Path, handle: BinaryIO, problems: List[str]) -> KeyFile:
     """Decode OpenSSH's format only up to the public key blob (PROTOCOL.key)."""
     handle.seek(0)
-    handle.readline(MAX_LINE)  # the armour line
+    for _ in range(66):  # up to the armour line (blank lines may come before it)
+        armour = handle.readline(MAX_LINE)
+        if not armour or OPENSSH_BEGIN in armour:
+            break
     text = b""
     data = b""
 
@@ -291,7 +336,7 @@ _KEY_TYPE_RE = (r"(ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-[a
                 r"|ssh-[a-z0-9-]+@openssh\.com|[a-z0-9-]+-cert-v01@openssh\.com)")
 
 
-def _public_line(line: str) -> Optional[Tuple[str, str, str]]:
+def split_public_line(line: str) -> Optional[Tuple[str, str, str]]:
     parts = line.strip().split(None, 2)
     if len(parts) >= 2 and re.fullmatch(_KEY_TYPE_RE, parts[0]):
         return parts[0], parts[1], parts[2] if len(parts) > 2 else ""
@@ -300,7 +345,7 @@ def _public_line(line: str) -> Optional[Tuple[str, str, str]]:
 
 def parse_public_line(line: str) -> PublicKey:
     """`type base64 [comment]` → PublicKey; raises KeyFormatError with a reason."""
-    parsed = _public_line(line)
+    parsed = split_public_line(line)
     if parsed is None:
         raise KeyFormatError("not of the form 'type base64 comment'")
     wire, b64, comment = parsed
@@ -311,117 +356,29 @@ def parse_public_line(line: str) -> PublicKey:
     inner = blob_type(blob)
     if inner != wire:
         raise KeyFormatError(f"the line says {wire} but the key inside is {inner}")
+    if blob_cut_short(wire, blob):
+        raise KeyFormatError("the key is cut short (its base64 stops before the key ends)", damaged=True)
     return PublicKey(wire, blob, comment.strip())
 
 
 def read_public_file(path: Path) -> Optional[PublicKey]:
+    """The first key line of a .pub file (UTF-8, or UTF-16 as PowerShell's `>` writes it), or None."""
+    return read_public(path)[0]
+
+
+def read_public(path: Path) -> Tuple[Optional[PublicKey], str]:
+    """(the first key line of a .pub file, "") or (None, what is wrong, completing "<the file> ...")."""
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
+        text = read_text(path, MAX_PUB_FILE, what="a public key").text
+    except FileProblem as exc:
+        return None, exc.reason
     for line in text.splitlines():
         if line.strip():
             try:
-                return parse_public_line(line)
-            except KeyFormatError:
-                return None
-    return None
-
-
-# What is wrong with an authorized_keys line, as data (the `problem` text is for people).
-AK_OK, AK_RFC4716, AK_PUTTY_PRIVATE, AK_PRIVATE = "", "rfc4716", "putty-private", "private"
-AK_PIECE, AK_BROKEN, AK_DAMAGED, AK_UNREADABLE = "piece", "broken-over-lines", "damaged", "unreadable"
-
-
-class AuthorizedKey(Record):
-    """One line of authorized_keys: its options and key, or why it cannot be used."""
-
-    line_no: int
-    options: Dict[str, Optional[str]] = Factory(factory=dict)
-    key: Optional[PublicKey] = None
-    problem: str = ""
-    continues_to: Tuple[int, ...] = ()  # a key broken over several lines: the following line numbers
-    crlf: bool = False
-    kind: str = AK_OK  # one of the AK_* values above
-
-
-_OPTION_RE = r'([A-Za-z0-9-]+)(?:="((?:[^"\\]|\\.)*)")?'
-
-
-def _split_options(text: str) -> Tuple[Dict[str, Optional[str]], str]:
-    """Split `opt,opt="x y" key...` into options and the rest, the way sshd does."""
-    options: Dict[str, Optional[str]] = {}
-    pos = 0
-    while pos < len(text):
-        match = re.compile(_OPTION_RE).match(text, pos)
-        if not match or match.end() == pos:
-            break
-        options[match.group(1).lower()] = match.group(2)
-        pos = match.end()
-        if pos < len(text) and text[pos] == ",":
-            pos += 1
-            continue
-        break
-    rest = text[pos:]
-    if not rest[:1].isspace():
-        raise KeyFormatError("the options are not followed by a space and a key")
-    return options, rest.strip()
-
-
-def parse_authorized_keys(text: str) -> List[AuthorizedKey]:
-    """Every non-blank, non-comment line, parsed; never raises."""
-    lines = text.split("\n")
-    entries: List[AuthorizedKey] = []
-    last_key_index: Optional[int] = None
-    for index, raw in enumerate(lines, start=1):
-        crlf = raw.endswith("\r")
-        line = raw.rstrip("\r").strip(" \t")
-        if not line or line.startswith("#"):
-            last_key_index = None
-            continue
-        entry = _parse_ak_line(index, line, crlf)
-        if entry.kind == AK_PIECE and last_key_index is not None:
-            prev = entries[last_key_index]
-            entries[last_key_index] = AuthorizedKey(prev.line_no, prev.options, None,
-                                                    "the key is broken over several lines (a paste error)",
-                                                    prev.continues_to + (index,), prev.crlf, kind=AK_BROKEN)
-            continue
-        entries.append(entry)
-        last_key_index = len(entries) - 1 if entry.key is not None or entry.kind == AK_DAMAGED else None
-    return entries
-
-
-def _parse_ak_line(index: int, line: str, crlf: bool) -> AuthorizedKey:
-    if line.startswith("---- BEGIN SSH2 PUBLIC KEY") or line.startswith("---- END SSH2"):
-        return AuthorizedKey(index, problem="a PuTTY/RFC 4716 public key block: convert it with "
-                                            "'ssh-keygen -i -f key.pub'", crlf=crlf, kind=AK_RFC4716)
-    if line.startswith("PuTTY-User-Key-File"):
-        return AuthorizedKey(index, problem="a PuTTY private key file was pasted here", crlf=crlf,
-                             kind=AK_PUTTY_PRIVATE)
-    if "PRIVATE KEY-----" in line:
-        return AuthorizedKey(index, problem="a PRIVATE key was pasted here: remove it, and make a new key "
-                                            "(a private key that was copied around is no longer private)",
-                             crlf=crlf, kind=AK_PRIVATE)
-    if re.fullmatch(r"[A-Za-z0-9+/=]+", line) and len(line) >= 8:
-        return AuthorizedKey(index, problem="a piece of a key with no key type before it", crlf=crlf, kind=AK_PIECE)
-    options: Dict[str, Optional[str]] = {}
-    rest = line
-    if _public_line(line) is None:
-        try:
-            options, rest = _split_options(line)
-        except KeyFormatError as exc:
-            return AuthorizedKey(index, problem=f"cannot be read: {exc}", crlf=crlf, kind=AK_UNREADABLE)
-        if _public_line(rest) is None:
-            return AuthorizedKey(index, options, problem="no key type (such as ssh-ed25519) on this line",
-                                 crlf=crlf, kind=AK_UNREADABLE)
-    try:
-        key = parse_public_line(rest)
-    except KeyFormatError as exc:
-        if exc.damaged:
-            return AuthorizedKey(index, options, problem=f"{exc}; if the key goes on on the next line, it was "
-                                                         "broken by a paste", crlf=crlf, kind=AK_DAMAGED)
-        return AuthorizedKey(index, options, problem=str(exc), crlf=crlf, kind=AK_UNREADABLE)
-    return AuthorizedKey(index, options, key, crlf=crlf)
+                return parse_public_line(line), ""
+            except KeyFormatError as exc:
+                return None, f"holds no readable public key line ({exc})"
+    return None, "holds no public key line"
 
 
 def parse_pubkey_arg(value: str) -> Tuple[Optional[str], str]:
@@ -432,21 +389,19 @@ def parse_pubkey_arg(value: str) -> Tuple[Optional[str], str]:
     match = re.search(r"SHA256:[A-Za-z0-9+/]{43}", value)
     if match:  # pasted `ssh-keygen -l` output
         return match.group(0), ""
-    if _public_line(value) is not None:
+    if split_public_line(value) is not None:
         try:
             return parse_public_line(value).fingerprint, ""
         except KeyFormatError as exc:
             return None, str(exc)
     try:
         path = Path(value).expanduser()
-        is_file = path.is_file()
+        exists = os.path.lexists(path)
     except (OSError, ValueError, RuntimeError):  # a name too long, a NUL, an unknown ~user
-        is_file = False
-    if is_file:
-        key = read_public_file(path)
-        if key is None:
-            return None, f"{path} holds no public key line"
-        return key.fingerprint, ""
+        exists = False
+    if exists:
+        key, problem = read_public(path)
+        return (key.fingerprint, "") if key is not None else (None, f"{path} {problem}")
     return None, "not a public key line, a .pub file, or a SHA256 fingerprint"
 
 

@@ -40,10 +40,19 @@ class HttpAnswer(Record):
 
 def http_get(port: int, path: str, timeout: float, headers: Optional[Dict[str, str]] = None,
              host: str = "127.0.0.1") -> HttpAnswer:
-    """One GET to loopback with a hard time bound; never follows redirects, never raises."""
+    """One GET to loopback with a hard time bound; never follows redirects, never raises.
+
+    The path and the header values must be visible ASCII: anything else is refused before a
+    request is built (http.client's own refusal would quote the value, a token, in its message).
+    """
     import http.client
+    import re
     import socket
     import time
+
+    if not re.fullmatch(r"/[\x21-\x7e]*", path) or not all(
+            re.fullmatch(r"[\x20-\x7e]*", f"{k}{v}") for k, v in (headers or {}).items()):
+        return HttpAnswer("error", error="the request would carry characters that cannot be sent in HTTP")
 
     deadline = time.monotonic() + timeout
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
@@ -72,6 +81,8 @@ def http_get(port: int, path: str, timeout: float, headers: Optional[Dict[str, s
         return HttpAnswer("timeout", error=f"no answer within {timeout:g} s")
     except (OSError, http.client.HTTPException) as exc:
         return HttpAnswer("error", error=f"{type(exc).__name__}: {exc}")
+    except ValueError as exc:  # never quoted: the message could hold what was sent
+        return HttpAnswer("error", error=f"{type(exc).__name__}: the request could not be sent")
     finally:
         conn.close()
 

@@ -44,14 +44,17 @@ def _pkg_info_version(path: str) -> str:
     import os
 
     target = os.path.join(path, "PKG-INFO") if os.path.isdir(path) else path
+    from ..files import FileProblem, decode, open_regular
+
     try:
-        with open(target, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
+        with open_regular(target, 64 << 20, what="package metadata") as handle:
+            for _ in range(200):  # the version is in the header, a few lines down
+                line = decode(handle.readline(4096))[0]
                 if line.startswith("Version:"):
                     return line.split(":", 1)[1].strip()
                 if not line.strip():
                     break
-    except OSError:
+    except (FileProblem, OSError):
         pass
     return ""
 
@@ -70,6 +73,15 @@ def parse_freeze(text: str) -> Dict[str, str]:
     return found
 
 
+def _plausible(versions: Dict[str, str]) -> Dict[str, str]:
+    """Only names and versions that could be real: they are printed into a pip command."""
+    return {name: version for name, version in versions.items()
+            if re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,99}", name) and re.fullmatch(r"[A-Za-z0-9.+!_-]{1,64}", version)}
+
+
+MAX_REPORT = 16 << 20  # a report with a thousand packages is under 200 KB
+
+
 def load_compare(ctx: Context) -> Tuple[Optional[Dict[str, str]], str]:
     """The other side's package versions from its JSON report (--compare), or why not."""
     path = ctx.options.compare
@@ -77,16 +89,23 @@ def load_compare(ctx: Context) -> Tuple[Optional[Dict[str, str]], str]:
         return None, ""
     import json
 
+    from ..files import FileProblem, read_text
+
     try:
-        doc = json.loads(open(path, encoding="utf-8").read())
-    except (OSError, ValueError) as exc:
-        return None, f"cannot read {path}: {exc}"
-    for result in doc.get("results", []) if isinstance(doc, dict) else []:
+        doc = json.loads(read_text(path, MAX_REPORT, what="a self-check report").text)
+    except FileProblem as exc:
+        return None, f"cannot read {path}: it {exc.reason}"
+    except ValueError as exc:
+        return None, f"cannot read {path}: it is not a JSON report ({str(exc).splitlines()[0][:80]})"
+    except RecursionError:
+        return None, f"cannot read {path}: it is not a self-check report (its JSON is nested hundreds deep)"
+    results = doc.get("results") if isinstance(doc, dict) else None
+    for result in results if isinstance(results, list) else []:
         if isinstance(result, dict) and result.get("id") == "env.packages":
             observed = result.get("observed")
             installed = observed.get("installed") if isinstance(observed, dict) else None
             if isinstance(installed, str):
-                return parse_freeze(installed), ""
+                return _plausible(parse_freeze(installed)), ""
             if isinstance(installed, dict):
-                return {normalise(str(k)): str(v) for k, v in installed.items()}, ""
+                return _plausible({normalise(str(k)): str(v) for k, v in installed.items()}), ""
     return None, f"{path} has no env.packages result with package versions (make it with --json)"

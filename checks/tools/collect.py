@@ -185,15 +185,12 @@ def read_roster(path: str) -> Tuple[List[Dict[str, str]], List[str]]:
     import csv
     import io
 
-    from .reports import decode, read_bounded
+    from ..files import FileProblem, read_text
 
-    raw, why = read_bounded(path, limit=16 << 20)
-    if raw is None:
-        raise UsageError(f"the roster {path} {why}")
     try:
-        text = decode(raw)
-    except UnicodeDecodeError:
-        raise UsageError(f"the roster {path} is not text in UTF-8 or UTF-16") from None
+        text = read_text(path, 16 << 20, what="a roster").text
+    except FileProblem as exc:
+        raise UsageError(f"the roster {path} {exc.reason}") from None
     reader = csv.DictReader(io.StringIO(text))
     columns = [c.strip() if isinstance(c, str) else "" for c in (reader.fieldnames or [])]
     if "user" not in columns:

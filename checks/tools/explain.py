@@ -6,13 +6,16 @@ is only matched against known messages; it is never echoed back unredacted.
 
 from __future__ import annotations
 
-import html as _html
 import re
 import sys
+from pathlib import Path
 
 from .._record import Record
+from .._text import printable
 from ..model import Fix
 from ..redact import Redactor
+from ..render import for_stream
+from ..shell import SINGLE_FILE, Invocation, Shell, for_platform
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,164 +28,188 @@ class Pattern(Record):
     """One known message: how to recognise it, what it means, what to do."""
 
     name: str
-    regex: "re.Pattern[str]"
+    source: str  # the regular expression, compiled on first use (importing this module stays cheap)
     example: str
     cause: str
-    fix: Callable[[Match[str]], Fix]
+    heading: str  # the fix's opening words, declared by the check that confirms it (ssh.login)
+    build: Callable[[Match[str], Shell], Tuple[str, List[str]]]  # (the rest of the fix's text, commands)
     check: str
 
+    @property
+    def regex(self) -> "re.Pattern[str]":
+        return re.compile(self.source)  # re keeps compiled patterns: compiled once
 
-def _q(path: str) -> str:
-    return f'"{path}"' if " " in path else path
+    def fix(self, match: Match[str], shell: Optional[Shell] = None) -> Fix:
+        """The fix for this match, written for `shell` (bash/zsh from the home, by default: the book's form)."""
+        rest, commands = self.build(match, shell or Shell(Path.home()))
+        return Fix.under(self.heading, rest, commands)
 
+
+def _key(shell: Shell, found: Optional[str]) -> Path:
+    """The key file named in the message, or the usual one."""
+    return Path(found) if found else shell.home / ".ssh" / "id_ed25519"
+
+
+def _on_login_node(*args: str) -> str:
+    """The single file on the login node (bash there, whatever the laptop runs), reached with ssh
+    from the student's own shell."""
+    return f'ssh {USER_AT_HOST} "' + " ".join(["python3", SINGLE_FILE, *args]) + '"'
+
+
+USER_AT_HOST = f"<username>@{HOST}"
 
 PATTERNS: Tuple[Pattern, ...] = (
     Pattern(
         "unprotected-key",
-        re.compile(r"UNPROTECTED PRIVATE KEY FILE|Permissions (?:0?[0-7]{3,4} )?for '([^']+)' are too open"
-                   r"|Load key \"([^\"]+)\": bad permissions"),
+        r"UNPROTECTED PRIVATE KEY FILE|Permissions (?:0?[0-7]{3,4} )?for '([^']+)' are too open"
+                   r"|Load key \"([^\"]+)\": bad permissions",
         "WARNING: UNPROTECTED PRIVATE KEY FILE!",
         "Your private key can be read by other users of your computer, so ssh refuses to use it.",
-        lambda m: Fix("Make the key readable only by you:",
-                      [f"chmod 600 {_q(m.group(1) or m.group(2) or '~/.ssh/id_ed25519')}"]),
+        "Make the key readable only by you",
+        lambda m, sh: (":", sh.private(_key(sh, m.group(1) or m.group(2)))),
         "ssh.key.permissions",
     ),
     Pattern(
         "bad-config-permissions",
-        re.compile(r"Bad owner or permissions on (\S+)"),
+        r"(?m)Bad owner or permissions on (\S.*?)\r?$",
         "Bad owner or permissions on /home/you/.ssh/config",
         "Someone other than you can change this ssh file (or it is not yours), so ssh refuses to read it.",
-        lambda m: Fix("Make the file writable only by you:", [f"chmod 600 {_q(m.group(1))}"]),
+        "Make the file writable only by you",
+        lambda m, sh: (":", sh.private(Path(m.group(1)))),
         "ssh.config",
     ),
     Pattern(
         "invalid-key-format",
-        re.compile(r"Load key \"([^\"]+)\": (?:invalid format|error in libcrypto)|error in libcrypto"),
+        r"Load key \"([^\"]+)\": (?:invalid format|error in libcrypto)|error in libcrypto",
         'Load key "/home/you/.ssh/id_ed25519": invalid format',
         "ssh cannot read the private key file: it has Windows line endings (CRLF), is a PuTTY .ppk "
         "key, lost its last newline, or is not a private key at all.",
-        lambda m: Fix("Find out which with the self-check, then follow its fix:",
-                      ["python3 -m checks --only ssh.key"]),
+        "Find out which with the self-check, then follow its fix",
+        lambda m, sh: (":", [sh.selfcheck("--only", "ssh.key")]),
         "ssh.key.format",
     ),
     Pattern(
         "publickey-denied",
-        re.compile(r"Permission denied \((?:[a-z-]+,)*publickey(?:,[a-z-]+)*\)"),
-        "user@dsmlp-login.ucsd.edu: Permission denied (publickey).",
+        r"Permission denied \((?:[a-z-]+,)*publickey(?:,[a-z-]+)*\)",
+        f"user@{HOST}: Permission denied (publickey).",
         "The server accepted none of the keys your ssh offered: the public key is not in "
         "~/.ssh/authorized_keys on the login node, the user name is wrong, or ssh never offered "
         "your key (wrong file name, loose permissions, not loaded).",
-        lambda m: Fix("See which keys ssh offers and what the server says, then check your keys:",
-                      [f"ssh -v you@{HOST} 2>&1 | grep -E 'Offering|Authenticated|denied'",
-                       "python3 -m checks --only ssh"]),
+        "See which keys ssh offers and what the server says, then check your keys",
+        lambda m, sh: (":", [sh.ssh_offers(USER_AT_HOST), sh.selfcheck("--only", "ssh")]),
         "ssh.key.present",
     ),
     Pattern(
         "host-key-changed",
-        re.compile(r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for (\S+) has changed"),
+        r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for (\S+) has changed",
         "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!",
         "The login host's key is not the one your computer remembers. Usually the cluster was "
         "rebuilt; it could also be someone in the middle. Check the course announcements first.",
-        lambda m: Fix("Once the staff confirm the login host changed, forget its old key:",
-                      [f"ssh-keygen -R {m.group(1) or HOST}"]),
+        "Once the staff confirm the login host changed, forget its old key",
+        lambda m, sh: (":", [f"ssh-keygen -R {sh.quote(m.group(1) or HOST)}"]),
         "ssh.login",
     ),
     Pattern(
         "host-key-verification",
-        re.compile(r"Host key verification failed"),
+        r"Host key verification failed",
         "Host key verification failed.",
         "ssh could not confirm the login host's identity: its key is not in known_hosts and ssh "
         "could not ask you, or it changed.",
-        lambda m: Fix("Connect once in a terminal and answer 'yes' after checking the fingerprint:",
-                      [f"ssh you@{HOST}"]),
+        "Connect once in a terminal and answer yes after checking the fingerprint",
+        lambda m, sh: (":", [f"ssh {USER_AT_HOST}"]),
         "ssh.login",
     ),
     Pattern(
         "timed-out",
-        re.compile(r"connect to host (\S+) port (\d+): (?:Connection|Operation) timed out|Connection timed out"),
+        r"connect to host (\S+) port (\d+): (?:Connection|Operation) timed out|Connection timed out",
         f"ssh: connect to host {HOST} port 22: Connection timed out",
         "Your computer cannot reach the login host at all: the network blocks SSH (some public "
         "Wi-Fi does), you are offline, or the host is down.",
-        lambda m: Fix("Try another network, or connect through the campus VPN, then test:",
-                      [f"ssh -o ConnectTimeout=10 you@{m.group(1) or HOST} true"]),
+        "Try another network, or connect through the campus VPN, then test",
+        lambda m, sh: (":", [f"ssh -o ConnectTimeout=10 <username>@{sh.quote(m.group(1) or HOST)} true"]),
         "ssh.login",
     ),
     Pattern(
         "unresolved-host",
-        re.compile(r"Could not resolve hostname ([^:\s]+)"),
+        r"Could not resolve hostname ([^:\s]+)",
         "ssh: Could not resolve hostname dsmlp-login: Name or service not known",
         "The host name is misspelled or incomplete (the full name ends in .ucsd.edu), or you are offline.",
-        lambda m: Fix("Use the login host's full name:", [f"ssh you@{HOST}"]),
+        "Use the login host's full name",
+        lambda m, sh: (":", [f"ssh {USER_AT_HOST}"]),
         "ssh.login",
     ),
     Pattern(
         "ssh-refused",
-        re.compile(r"connect to host (\S+) port (\d+): Connection refused"),
+        r"connect to host (\S+) port (\d+): Connection refused",
         f"ssh: connect to host {HOST} port 22: Connection refused",
         "The host answered but nothing accepts SSH on that port: a wrong host or port, or the service is down.",
-        lambda m: Fix("Check the host name and use the default port:", [f"ssh you@{HOST}"]),
+        "Check the host name and use the default port",
+        lambda m, sh: (":", [f"ssh {USER_AT_HOST}"]),
         "ssh.login",
     ),
     Pattern(
         "channel-prohibited",
-        re.compile(r"open failed: administratively prohibited"),
+        r"open failed: administratively prohibited",
         "channel 2: open failed: administratively prohibited: open failed",
         "The server forbids port forwarding for this key: its line in authorized_keys carries "
         "'restrict' or 'no-port-forwarding'.",
-        lambda m: Fix("On the login node, remove those options from your key's line, then check it:",
-                      ["python3 -m checks --side jumpbox --only ssh.authorized_keys"]),
+        "On the login node, remove those options from your key's line, then check it",
+        lambda m, sh: (":", [_on_login_node("--side", "jumpbox", "--only", "ssh.authorized_keys")]),
         "ssh.authorized_keys",
     ),
     Pattern(
         "channel-connect-failed",
-        re.compile(r"channel (\d+): open failed: connect failed: ([^\r\n]+)"),
+        r"channel (\d+): open failed: connect failed: ([^\r\n]+)",
         "channel 2: open failed: connect failed: Connection refused",
-        "The tunnel itself works, but nothing answers at the port it forwards to: the port in your "
-        "ssh -L command is not your server's, or your server has stopped. It is printed in the "
-        "tunnel's terminal each time the browser tries the page.",
-        lambda m: Fix("Check your server is running, take the port from the URL it printed, and "
-                      "restart the tunnel with that port:",
-                      [f"ssh -N -L 8889:127.0.0.1:<port> you@{HOST}"]),
+        "The tunnel itself works, but nothing answers at the port it forwards to. Either your server "
+        "has stopped or a new launch chose another port, so the port in your ssh -L command is not "
+        "your server's; or an older tunnel, in another terminal, still holds the local port and "
+        "forwards it to the previous server's port. It is printed in that tunnel's terminal each time "
+        "the browser tries the page.",
+        "Check your server is running and take the port from the URL it printed; stop any older tunnel "
+        "(Ctrl+C in its terminal); then restart the tunnel with that port",
+        lambda m, sh: (":", [f"ssh -N -L 8889:127.0.0.1:<port> {USER_AT_HOST}"]),
         "tunnel.jupyter",
     ),
     Pattern(
         "local-port-busy",
-        re.compile(r"bind \[?([^\]\s]*)\]?:(\d+): Address already in use|cannot listen to port: (\d+)"
-                   r"|Could not request local forwarding"),
+        r"bind \[?([^\]\s]*)\]?:(\d+): Address already in use|cannot listen to port: (\d+)"
+                   r"|Could not request local forwarding",
         "bind [127.0.0.1]:8889: Address already in use",
         "Something on your computer already uses the local port: an older tunnel still running, "
         "or a Jupyter of your own.",
-        lambda m: Fix("Find what holds the port and stop it (or pick another local port):",
-                      [f"lsof -nP -iTCP:{m.group(2) or m.group(3) or 8889} -sTCP:LISTEN   # macOS/Linux",
-                       f"netstat -ano | findstr :{m.group(2) or m.group(3) or 8889}   # Windows"]),
+        "Find what holds the port and stop it (or pick another local port)",
+        lambda m, sh: (":", [sh.port_owner(int(m.group(2) or m.group(3) or 8889))]),
         "tunnel.local_port",
     ),
     Pattern(
         "too-many-auth",
-        re.compile(r"Too many authentication failures"),
+        r"Too many authentication failures",
         "Received disconnect from host: Too many authentication failures",
         "Your ssh agent offered so many keys that the server gave up before reaching the right one.",
-        lambda m: Fix("Offer only the key meant for this host:",
-                      [f"ssh -o IdentitiesOnly=yes -i ~/.ssh/id_ed25519 you@{HOST}"]),
+        "Offer only the key meant for this host",
+        lambda m, sh: (":", [f"ssh -o IdentitiesOnly=yes -i {sh.path(_key(sh, None))} {USER_AT_HOST}"]),
         "ssh.agent",
     ),
     Pattern(
         "no-mutual-algorithm",
-        re.compile(r"no mutual signature algorithm|no matching host key type found"),
+        r"no mutual signature algorithm|no matching host key type found",
         "send_pubkey_test: no mutual signature algorithm",
         "Your key or client uses an algorithm the other side no longer accepts (an old RSA or DSA key).",
-        lambda m: Fix("Make a modern key and install it on the login node:",
-                      ["ssh-keygen -t ed25519", f"ssh-copy-id you@{HOST}"]),
+        "Make a modern key and install it on the login node",
+        lambda m, sh: (" (press Enter to accept the default file name):",
+                       ["ssh-keygen -t ed25519", sh.install_public_key(sh.home / ".ssh" / "id_ed25519.pub",
+                                                                       USER_AT_HOST)]),
         "ssh.key.type",
     ),
     Pattern(
         "jupyter-invalid-token",
-        re.compile(r"Invalid credentials|403 Forbidden|'_xsrf' argument missing"),
+        r"Invalid credentials|403 Forbidden|'_xsrf' argument missing",
         "Invalid credentials",
         "Jupyter did not accept the token: it is from an older launch, was copied partly, or "
         "another Jupyter (your own) holds the local port.",
-        lambda m: Fix("Check the tunnel and token with the URL your latest launch printed:",
-                      ['python3 -m checks --only tunnel --url "<the URL>"']),
+        "Check the tunnel and token with the URL your latest launch printed",
+        lambda m, sh: (":", [sh.selfcheck("--only", "tunnel", "--url", '"<the URL>"')]),
         "tunnel.token",
     ),
 )
@@ -198,6 +225,7 @@ class Explanation(Record):
 
     matches: Tuple[Match_, ...]
     redact: Redactor
+    selfcheck: str = "python3 selfcheck.pyz"  # how the checker is started here
 
     def __str__(self) -> str:
         return self.text()
@@ -206,12 +234,11 @@ class Explanation(Record):
         """Plain text, prose wrapped to `columns` (0: not wrapped; commands never are: they are pasted)."""
         import textwrap
 
-        from ..invocation import command
-
-        run = command()
+        run = self.selfcheck
         if not self.matches:
             return ("That message is not one the self-check knows. Run the checks to find what is wrong:\n"
                     f"    {run}\n")
+
         def prose(text: str) -> List[str]:
             if not columns:
                 return ["  " + text]
@@ -224,14 +251,17 @@ class Explanation(Record):
             lines += prose(f"Fix: {m.fix.text}")
             lines += [f"      {c}" for c in m.fix.commands]
             lines.append(f"  Confirm with: {run} --only {m.pattern.check}")
-        return self.redact("\n".join(lines)) + "\n"
+        # Pieces of the pasted text reach the commands: escape sequences in it are shown, not sent.
+        return "\n".join(printable(self.redact(line), newlines=False) for line in lines) + "\n"
 
     def _repr_html_(self) -> str:
+        import html as _html
+
         if not self.matches:
             return "<p>That message is not one the self-check knows. Run <code>checks.run()</code>.</p>"
 
         def esc(text: str) -> str:
-            return _html.escape(self.redact(text))
+            return _html.escape(printable(self.redact(text)))
 
         items = []
         for m in self.matches:
@@ -242,15 +272,23 @@ class Explanation(Record):
         return "<ul class=\"selfcheck-explain\">" + "".join(items) + "</ul>"
 
 
-def explain(text: str) -> Explanation:
-    """Every known message found in `text`, in the order of the table."""
+def explain(text: str, shell: Optional[Shell] = None) -> Explanation:
+    """Every known message found in `text`, in the order of the table, with fixes for `shell`
+    (by default the shell of the computer this runs on)."""
     text = text if isinstance(text, str) else str(text)
+    shell = shell or _local_shell()
     found: List[Match_] = []
     for pattern in PATTERNS:
         m = pattern.regex.search(text)
         if m:
-            found.append(Match_(pattern, pattern.fix(m)))
-    return Explanation(tuple(found), Redactor())
+            found.append(Match_(pattern, pattern.fix(m, shell)))
+    return Explanation(tuple(found), Redactor(), shell.selfcheck())
+
+
+def _local_shell() -> Shell:
+    from ..platform import Platform
+
+    return for_platform(Platform.current().is_windows, Path.home(), Invocation.current())
 
 
 def main(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
@@ -267,5 +305,5 @@ def main(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     result = explain(text)
     from ..render import wrap_width
 
-    stdout.write(result.text(wrap_width(stdout)))
+    stdout.write(for_stream(result.text(wrap_width(stdout)), stdout))
     return 0 if result.matches else 1

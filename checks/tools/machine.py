@@ -47,9 +47,13 @@ def materialise(folder: Path) -> Path:
 
 
 def describe(folder: Path) -> Dict[str, Any]:
+    from ..files import FileProblem, read_text
+
     try:
-        spec = json.loads((Path(folder) / "machine.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        spec = json.loads(read_text(Path(folder) / "machine.json", 1 << 20, what="a machine description").text)
+    except FileProblem as exc:
+        raise MachineError(f"{folder} is not a machine folder (machine.json {exc.reason})") from None
+    except (ValueError, RecursionError) as exc:
         raise MachineError(f"{folder} is not a machine folder (machine.json: {exc})") from None
     if not isinstance(spec, dict):
         raise MachineError(f"{folder}/machine.json must hold an object")

@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import time
 from datetime import datetime, timezone
 
 from .._record import Factory, Record
 from .._version import RELEASES
+from ..files import FileProblem, read_bytes
 from ..probes.identity import CONFIRMED, LOCAL_LOGIN
 
 TYPE_CHECKING = False
@@ -103,50 +103,13 @@ class Rejected(Record):
 
 
 def read_bounded(path: str, limit: int = MAX_REPORT_BYTES, follow: bool = True) -> Tuple[Optional[bytes], str]:
-    """(the bytes of a regular file of at most `limit` bytes, "") or (None, why not).
-
-    Opened without blocking (a FIFO answers at once) and, unless `follow`, without following a
-    symbolic link; only a regular file is read, and never more than `limit` + 1 bytes.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    if not follow:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
+    """(the bytes of a regular file of at most `limit` bytes, "") or (None, why not), through the
+    checker's one safe reader (checks/files.py): a FIFO answers at once, a 2 GB file is never read,
+    and unless `follow` a symbolic link is not followed."""
     try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        if not follow and os.path.islink(path):
-            return None, "is a symbolic link (not followed)"
-        return None, f"cannot be read: {exc.strerror or exc}"
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return None, "is not a regular file"
-        if info.st_size > limit:
-            return None, f"is too large to be a report ({info.st_size:,} bytes; at most {limit:,})"
-        data = os.read(fd, info.st_size + 1)
-        while len(data) < info.st_size:  # a short read (a network file system): read on, still bounded
-            more = os.read(fd, limit + 1 - len(data))
-            if not more:
-                break
-            data += more
-        if len(data) > limit:
-            return None, f"is too large to be a report (more than {limit:,} bytes)"
-        return data, ""
-    except OSError as exc:
-        return None, f"cannot be read: {exc.strerror or exc}"
-    finally:
-        os.close(fd)
-
-
-def decode(raw: bytes) -> str:
-    """Text from UTF-8, UTF-8 with a byte-order mark, or UTF-16 with one (PowerShell 5.1's `>`).
-
-    Raises UnicodeDecodeError for anything else."""
-    if raw[:3] == b"\xef\xbb\xbf":
-        return raw[3:].decode("utf-8")
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return raw.decode("utf-16")
-    return raw.decode("utf-8")
+        return read_bytes(path, limit, what="a report", follow=follow), ""
+    except FileProblem as exc:
+        return None, exc.reason
 
 
 def load(path: str, follow: bool = True) -> Tuple[Any, str, int]:

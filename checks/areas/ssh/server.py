@@ -5,37 +5,73 @@ that run on the login node or the server). Each verdict follows OpenSSH's own co
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from ...context import Context
+from ...files import TOO_LARGE, FileProblem
 from ...model import Fix, Verdict, failed, passed, warned
+from ...probes import authorized_keys as authorized_keys_
 from ...probes import keys
 from ...registry import check
-from ._common import DOCS, home_rel, shell_path, tighten
+from ._common import DOCS, home_rel, tighten
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Tuple
+    from typing import Any, Dict, List, Optional, Tuple
 
 
 FORWARD_BLOCKERS = ("no-port-forwarding", "restrict")
+MAX_AUTHORIZED_KEYS = 8 << 20  # a few hundred keys are a few hundred KB
 
 
-def _fingerprint(entry: keys.AuthorizedKey) -> str:
+def _fingerprint(entry: authorized_keys_.AuthorizedKey) -> str:
     return entry.key.fingerprint if entry.key is not None else ""
 
 
-def _observed(good: List[keys.AuthorizedKey], broken: List[keys.AuthorizedKey]) -> Dict[str, Any]:
+def _observed(good: List[authorized_keys_.AuthorizedKey], broken: List[authorized_keys_.AuthorizedKey]) -> Dict[str, Any]:
     """What the report carries: the usable keys' fingerprints (never the keys), so an instructor can
     match them with the key the student's laptop offers."""
     return {"fingerprints": [_fingerprint(e) for e in good], "broken_lines": len(broken)}
 
 
+ADD_KEY = "Add your public key"
+GIVE_PUBKEY = "Give the key line from your .pub file, the .pub file, or its SHA256 fingerprint"
+JOIN_KEY = "Join the broken key into one line"
+CONVERT_RFC4716 = "Convert the PuTTY public key and replace the block"
+REMOVE_OPTIONS = "Remove the options that forbid port forwarding from your key's line"
+TIDY = "Tidy the file"
+SAVE_UTF8 = "Save the file as UTF-8"
+ONE_PER_LINE = "Keep one line per key"
+
+
+def _key_line(value: Optional[str]) -> Optional[str]:
+    """The --pubkey value as one authorized_keys line, when it is a key line (not a fingerprint)."""
+    if not value:
+        return None
+    try:
+        key = keys.parse_public_line(value.strip())
+    except (keys.KeyFormatError, ValueError):
+        return None
+    return " ".join(x for x in (key.wire_type, base64.b64encode(key.blob).decode("ascii"), key.comment) if x)
+
+
+def _add_fix(ctx: Context) -> Fix:
+    """Append the student's key line: written by a command when --pubkey gave the line, pasted otherwise."""
+    path = ctx.home / ".ssh" / "authorized_keys"
+    shell = ctx.shell
+    first = [] if path.parent.is_dir() else [f"mkdir -p -m 700 {shell.path(path.parent)}"]
+    line = _key_line(ctx.options.pubkey)
+    if line is not None:
+        return Fix.under(ADD_KEY, " (the line you gave with --pubkey) on the login node:",
+                         first + [shell.append_lines(path, [line])])
+    return Fix.under(ADD_KEY, " (one line, from your computer's .pub file) — on the login node, run the command, "
+                     "paste the line, then press Enter and Ctrl+D:", first + [f"cat >> {shell.path(path)}"])
+
+
 @check("ssh.authorized_keys", title="authorized_keys holds your key", sides=["jumpbox", "server"],
        docs=f"{DOCS}#install-the-key",
-       fixes=("Add your public key (one line, from your computer's .pub file)", "Join the broken key into one line",
-              "Remove the options that forbid port forwarding from your key's line",
-              "Convert the PuTTY public key and replace the block"))
+       fixes=(ADD_KEY, GIVE_PUBKEY, JOIN_KEY, CONVERT_RFC4716, REMOVE_OPTIONS, TIDY, SAVE_UTF8, ONE_PER_LINE))
 def authorized_keys(ctx: Context) -> Verdict:
     """Does ~/.ssh/authorized_keys hold your public key, on one well-formed line?
 
@@ -44,8 +80,8 @@ def authorized_keys(ctx: Context) -> Verdict:
     """
     path = ctx.home / ".ssh" / "authorized_keys"
     rel = home_rel(ctx, path)
-    add = Fix("Add your public key (one line, from your computer's .pub file) — on the login node, paste after the "
-              "command, then press Ctrl+D:", ["cat >> ~/.ssh/authorized_keys"])
+    add = _add_fix(ctx)
+    edit = ctx.shell.edit(path)
     info = ctx.platform.stat(path)
     if not info.exists:
         return failed(f"{rel} does not exist: the server knows no key of yours", add,
@@ -53,18 +89,30 @@ def authorized_keys(ctx: Context) -> Verdict:
     if not info.is_file:
         return failed(f"{rel} is not a regular file: sshd ignores it", add,
                       observed={"file": "not a file", "fingerprints": []})
-    text = ctx.read_text(path)
-    if text is None:
-        return failed(f"{rel} cannot be read", add, observed={"file": "unreadable", "fingerprints": []})
-    entries = keys.parse_authorized_keys(text)
+    try:
+        content = ctx.read_file(path, MAX_AUTHORIZED_KEYS, what="an authorized_keys file")
+    except FileProblem as exc:
+        if exc.kind == TOO_LARGE:
+            return warned(f"{rel} {exc.reason}: it cannot be checked here",
+                          Fix.under(ONE_PER_LINE, ": look at what else is in the file:", [f"ls -l {ctx.shell.path(path)}"]),
+                          observed={"file": "too large"})
+        return failed(f"{rel} {exc.reason}", add, observed={"file": "unreadable", "fingerprints": []})
+    if content.utf16:
+        return failed(f"{rel} is saved as UTF-16 text (PowerShell's way): sshd cannot read any key in it",
+                      Fix.under(SAVE_UTF8, " (on the login node):",
+                                [f"iconv -f UTF-16 -t UTF-8 {ctx.shell.path(path)} > {ctx.shell.path(path)}.utf8",
+                                 ctx.shell.move(path.with_name(path.name + ".utf8"), path)]),
+                      expected="UTF-8", observed={"file": content.encoding, "fingerprints": []})
+    # sshd reads bytes: a byte-order mark stays in front of the first line and spoils it.
+    entries = authorized_keys_.parse_authorized_keys(("\ufeff" if content.bom else "") + content.text)
     details = []
     if ctx.side == "server":
         details.append("on the cluster, each launch copies the login node's authorized_keys into your server: "
                        "edit the login node's copy")
     want, problem = (keys.parse_pubkey_arg(ctx.options.pubkey) if ctx.options.pubkey else (None, ""))
     if problem:
-        return failed(f"--pubkey cannot be read: {problem}", Fix("Give the key line from your .pub file, the .pub file, "
-                                                                 "or its SHA256 fingerprint (ssh-keygen -l -f key.pub)", []))
+        return failed(f"--pubkey cannot be read: {problem}", Fix.under(
+            GIVE_PUBKEY, " (ssh-keygen -l -f key.pub prints the fingerprint)", []))
     broken = [e for e in entries if e.problem]
     good = [e for e in entries if e.key is not None]
     mine = [e for e in good if want and _fingerprint(e) == want]
@@ -78,19 +126,19 @@ def authorized_keys(ctx: Context) -> Verdict:
     if want and not mine:
         fix = add
         if any(e.continues_to for e in broken):
-            fix = Fix("Join the broken key into one line: delete the pieces and add the key again as one line:",
-                      [f"nano {rel}", "cat >> ~/.ssh/authorized_keys"])
+            fix = Fix.under(JOIN_KEY, ": delete the pieces in the editor, then add the key again as one line:",
+                            [edit, *add.commands])
         return failed(f"your key ({want}) is not in {rel} ({len(good)} other key{'s' if len(good) != 1 else ''}"
                       f"{', and ' + str(len(broken)) + ' broken line(s)' if broken else ''})", fix,
                       expected=want, observed=_observed(good, broken), details=details)
     if not good:
         fix = add
         if any(e.continues_to for e in broken):
-            fix = Fix("Join the broken key into one line: delete the pieces and add the key again as one line:",
-                      [f"nano {rel}", "cat >> ~/.ssh/authorized_keys"])
-        elif any(e.kind == keys.AK_RFC4716 for e in broken):
-            fix = Fix("Convert the PuTTY public key and replace the block (on your computer):",
-                      ["ssh-keygen -i -f key.pub"])
+            fix = Fix.under(JOIN_KEY, ": delete the pieces in the editor, then add the key again as one line:",
+                            [edit, *add.commands])
+        elif any(e.kind == authorized_keys_.AK_RFC4716 for e in broken):
+            fix = Fix.under(CONVERT_RFC4716, ": on your computer, print it in OpenSSH's one-line form, then put "
+                            "that line in place of the block:", ["ssh-keygen -i -f key.pub", edit])
         why = f"{len(broken)} line(s) sshd cannot use" if broken else "no key lines"
         return failed(f"{rel} holds no usable key ({why})", fix, observed=_observed(good, broken), details=details)
     if blockers:
@@ -98,8 +146,8 @@ def authorized_keys(ctx: Context) -> Verdict:
         status = failed if (mine or len(good) == 1) else warned
         return status(f"line {entry.line_no} of {rel} carries {', '.join(opts)}: the tunnel (ssh -L) will be refused "
                       "(\"administratively prohibited\")",
-                      Fix("Remove the options that forbid port forwarding from your key's line (everything before "
-                          "ssh-...):", [f"nano {rel}"]), observed={**_observed(good, broken), "options": opts},
+                      Fix.under(REMOVE_OPTIONS, " (everything before ssh-...):", [edit]),
+                      observed={**_observed(good, broken), "options": opts},
                       details=details)
     notes = []
     target = mine[0] if mine else None
@@ -112,16 +160,20 @@ def authorized_keys(ctx: Context) -> Verdict:
                         + (["Windows line endings (CRLF): OpenSSH copes, other servers do not"] if crlf else []))
         found = f"your key is on line {target.line_no}" if target else f"{len(good)} usable key(s)"
         return warned(f"{found} of {rel}, but: {why}",
-                      Fix("Tidy the file: one key per line, no stray pieces:", [f"nano {rel}"]),
+                      Fix.under(TIDY, ": one key per line, no stray pieces:", [edit]),
                       observed=_observed(good, broken), details=details + notes)
     found = f"your key is on line {target.line_no} of {rel}" if target else \
         f"{rel} holds {len(good)} well-formed key{'s' if len(good) != 1 else ''}"
     return passed(found, observed=_observed(good, broken), details=details)
 
 
+NO_GROUP_WRITE = "Stop others (and the group) from writing to these"
+TAKE_BACK = "Take these back"
+CREATE_DIR = "Create the folder"
+
+
 @check("ssh.home.permissions", title="sshd accepts your home's permissions", sides=["jumpbox", "server"],
-       docs=f"{DOCS}#permissions",
-       fixes=("Stop others (and the group) from writing to these", "Take these back"))
+       docs=f"{DOCS}#permissions", fixes=(NO_GROUP_WRITE, TAKE_BACK, CREATE_DIR))
 def home_permissions(ctx: Context) -> Verdict:
     """Would sshd's StrictModes accept your home, ~/.ssh and authorized_keys?
 
@@ -146,7 +198,7 @@ def home_permissions(ctx: Context) -> Verdict:
         if not info.exists:
             if path == target:
                 continue  # reported by ssh.authorized_keys
-            return failed(f"{path} does not exist", Fix("Create the folder:", [f"mkdir -m 700 {path}"]))
+            return failed(f"{path} does not exist", Fix.under(CREATE_DIR, ":", [ctx.shell.make_private_dir(path)]))
         if info.uid not in (0, uid):
             bad.append((path, f"belongs to user id {info.uid}"))
         elif info.mode & 0o002:
@@ -164,19 +216,16 @@ def home_permissions(ctx: Context) -> Verdict:
         owned = [p for p, why in bad if why.startswith("belongs")]
         if owned:
             return failed(f"{rels(bad)}: sshd ignores your key (\"bad ownership or modes\")",
-                          Fix("Take these back (ask the staff if you cannot):",
-                              [f"chown $(id -u) {shell_path(ctx, p)}" for p in owned]), observed=rels(bad))
-        for path, _ in bad + group_only:
-            tighten(ctx, path, 0o755 if path.is_dir() else 0o644)
+                          Fix.under(TAKE_BACK, " (ask the staff if you cannot):",
+                                    [f"chown $(id -u) {ctx.shell.path(p)}" for p in owned]), observed=rels(bad))
+        notes = [tighten(ctx, path, 0o755 if path.is_dir() else 0o644) for path, _ in bad + group_only]
         return failed(f"{rels(bad)}: sshd ignores your key (\"bad ownership or modes\"), and you only see "
                       "\"Permission denied (publickey)\"",
-                      Fix("Stop others (and the group) from writing to these:",
-                          [f"chmod go-w {' '.join(shell_path(ctx, p) if p != home else '~' for p, _ in bad + group_only)}"]),
-                      expected="not writable by group or others", observed=rels(bad))
+                      Fix.under(NO_GROUP_WRITE, ":", [ctx.shell.chmod("go-w", [p for p, _ in bad + group_only])]),
+                      expected="not writable by group or others", observed=rels(bad), details=[n for n in notes if n])
     if group_only:
         return warned(f"{rels(group_only)}: Debian/Ubuntu's sshd accepts it (the group is yours alone), but "
                       "upstream OpenSSH refuses it",
-                      Fix("Stop others (and the group) from writing to these:",
-                          [f"chmod go-w {' '.join(shell_path(ctx, p) if p != home else '~' for p, _ in group_only)}"]),
+                      Fix.under(NO_GROUP_WRITE, ":", [ctx.shell.chmod("go-w", [p for p, _ in group_only])]),
                       observed=rels(group_only))
     return passed("your home, ~/.ssh and authorized_keys are writable only by you (as sshd requires)")
