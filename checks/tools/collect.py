@@ -212,7 +212,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (run 'selfcheck collect --help' for the options)")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="selfcheck collect", description="Grade a class's JSON self-check reports.")
     parser.add_argument("paths", nargs="+", help="report files, or folders searched for *.json")
     parser.add_argument("--assignment", metavar="ID|FILE.toml",
@@ -265,7 +265,7 @@ def _main(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     from ..course import setting
     from .grading import parse_due, requirements
 
-    parser = _parser()
+    parser = build_parser()
     try:
         with contextlib.redirect_stdout(stdout):
             ns = parser.parse_args(list(argv))
