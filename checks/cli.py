@@ -49,6 +49,12 @@ def _listing(specs: List[CheckSpec], columns: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _course_assignment() -> str:
+    from .course import setting
+
+    return setting().assignment
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import render
     from ._version import __version__
@@ -62,10 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check that your SSH keys, your Jupyter tunnel and your server's resources "
                     "meet the assignment's expectations, and say exactly how to fix what doesn't.",
         epilog=f"Other commands: '{prog} explain \"<error text>\"' explains an error message you "
-               f"saw; '{prog} collect DIR --csv grades.csv' gathers students' JSON reports.",
+               f"saw; '{prog} collect DIR --csv grades.csv' grades students' JSON reports; "
+               f"'{prog} validate FILE.toml' checks an assignment file.",
     )
     which = p.add_argument_group("what to check")
-    which.add_argument("--assignment", metavar="ID", help="a shipped assignment (default: methodology-1)")
+    which.add_argument("--assignment", metavar="ID", help="a shipped assignment (default: the course's, "
+                                                          f"{_course_assignment()})")
     which.add_argument("--expectations", metavar="FILE", help="an instructor's expectations file (TOML)")
     which.add_argument("--side", choices=["laptop", "jumpbox", "server"],
                        help="where this runs (default: detected)")
@@ -111,6 +119,10 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None,
             from .tools.collect import main as collect_main
 
             return collect_main(args[1:], stdout, stderr)
+        if args and args[0] == "validate":
+            from .tools.validate import main as validate_main
+
+            return validate_main(args[1:], stdout, stderr)
         return _run(args, stdout, stderr)
     except KeyboardInterrupt:
         stderr.write("interrupted\n")

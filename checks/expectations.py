@@ -13,12 +13,13 @@ import re
 from pathlib import Path
 
 from ._record import Record
+from .course import FALLBACK, docs_address, setting
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-DEFAULT_ASSIGNMENT = "methodology-1"
+DEFAULT_ASSIGNMENT = FALLBACK  # when no course setting is found (checks/course.py)
 
 
 _SHIPPED = Path(__file__).parent / "assignments"  # inside selfcheck.pyz this is a path in the archive
@@ -58,8 +59,17 @@ class Expectations(Record):
     min_free_disk_gb: float = 1.0
     python: Optional[str] = None
     packages: Tuple[Tuple[str, str], ...] = ()
+    points: Tuple[Tuple[str, float], ...] = ()  # (check id or area, points for each such check)
     docs_url: str = ""
     source: str = ""
+
+    def points_for(self, check_id: str) -> float:
+        """What one check is worth: the most specific entry of `points` that names it, else 1."""
+        best, worth = -1, 1.0
+        for selector, value in self.points:
+            if (check_id == selector or check_id.startswith(selector + ".")) and len(selector) > best:
+                best, worth = len(selector), value
+        return worth
 
     def launch_command(self, cpus: Optional[float] = None, memory_gb: Optional[float] = None,
                        gpus: Optional[int] = None) -> str:
@@ -84,7 +94,9 @@ _SCHEMA: Dict[str, Dict[str, Tuple[Tuple[type, ...], bool, str, str]]] = {
         "id": ((str,), True, "a short identifier such as \"methodology-1\"", "id"),
         "title": ((str,), True, "the assignment's title", "title"),
         "checks": ((list,), True, "a list of check ids or areas, such as [\"ssh\", \"tunnel\"]", "checks"),
-        "docs_url": ((str,), False, "the address of the published book, ending in /", "docs_url"),
+        "docs_url": ((str,), False, "the address of the published book (with or without the final /)", "docs_url"),
+        "points": ((dict,), False, "a table of check id or area = points for each such check, such as "
+                                   "{ ssh = 2, \"tunnel.token\" = 3 } (every other check is worth 1)", "points"),
     },
     "server": {
         "login_host": ((str,), True, "a host name such as \"dsmlp-login.ucsd.edu\"", "login_host"),
@@ -117,6 +129,11 @@ KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 _ID_RE = r"[a-z0-9][a-z0-9._-]*"
 
 
+def default_assignment() -> str:
+    """The course's assignment: the one setting in the book's `_config.yml` (see checks/course.py)."""
+    return setting().assignment
+
+
 def available() -> List[str]:
     """The ids of the assignments shipped with the package."""
     return sorted(p.name[:-5] for p in _shipped().iterdir() if p.name.endswith(".toml"))
@@ -131,7 +148,7 @@ def load(name_or_path: Union[str, Path, None] = None) -> Expectations:
     A shipped id always means the shipped assignment: a file or folder of that name in the
     current folder never stands in for it.
     """
-    name = str(name_or_path) if name_or_path is not None else DEFAULT_ASSIGNMENT
+    name = str(name_or_path) if name_or_path is not None else default_assignment()
     if re.fullmatch(_ID_RE, name) and not name.endswith(".toml"):
         shipped = _read_shipped(f"{name}.toml")
         if shipped is not None:
@@ -285,6 +302,9 @@ def validate(data: Mapping[str, Any], source: str = "<expectations>") -> Expecta
     values["checks"] = tuple(values["checks"])
     values["key_types"] = tuple(values["key_types"])
     values["packages"] = tuple(sorted(values.get("packages", {}).items()))
+    values["points"] = tuple(sorted((k, float(v)) for k, v in values.get("points", {}).items()))
+    if values.get("docs_url"):
+        values["docs_url"] = docs_address(values["docs_url"])
     return Expectations(**values)
 
 
@@ -332,8 +352,8 @@ def _semantic_problems(values: Dict[str, Any]) -> List[str]:
         if key in values and not re.fullmatch(_SCRIPT_RE, values[key]):
             problems.append(f"server.{key} is {_short(values[key])}: expected a script name or path "
                             "(letters, digits, '.', '_', '/', '+' and '-', not starting with '-')")
-    if values.get("docs_url") and not re.fullmatch(r"https?://[\x21-\x7e]{1,500}/", values["docs_url"]):
-        problems.append(f"docs_url is {_short(values['docs_url'])}: expected an http(s) address ending in /")
+    if values.get("docs_url") and not re.fullmatch(r"https?://[\x21-\x7e]{1,500}", values["docs_url"]):
+        problems.append(f"docs_url is {_short(values['docs_url'])}: expected an http(s) address")
     problems += _list_problems("checks", values["checks"], "check ids or areas (strings)")
     problems += _list_problems("ssh.key_types", values["key_types"], f"some of {', '.join(KEY_TYPES)}")
     if not problems:
@@ -343,6 +363,18 @@ def _semantic_problems(values: Dict[str, Any]) -> List[str]:
         if unknown:
             problems.append(f"checks names no check: {', '.join(_short(u) for u in unknown[:10])} (expected check ids "
                             "or areas, as 'selfcheck --list' prints them)")
+        points = values.get("points", {})
+        for name, worth in list(points.items())[:_MAX_ITEMS]:
+            if not re.fullmatch(r"[a-z]+(\.[a-z_]+)*", name):
+                problems.append(f"points has the key {_short(name)}: expected a check id or an area, such as ssh")
+            elif isinstance(worth, bool) or not isinstance(worth, (int, float)) or not 0 <= worth <= 1000:
+                problems.append(f"points.{name} is {_describe(worth)}: expected a number of points from 0 to 1000")
+        unknown = unknown_selectors([name for name in list(points)[:_MAX_ITEMS] if re.fullmatch(r"[a-z]+(\.[a-z_]+)*", name)])
+        if unknown:
+            problems.append(f"points names no check: {', '.join(_short(u) for u in unknown[:10])} (expected check "
+                            "ids or areas, as 'selfcheck --list' prints them)")
+        if len(points) > _MAX_ITEMS:
+            problems.append(f"points lists {len(points)} entries: expected at most {_MAX_ITEMS}")
         for item in values["key_types"]:
             if item not in KEY_TYPES:
                 problems.append(f"ssh.key_types holds {_short(item)}: expected some of {', '.join(KEY_TYPES)}")

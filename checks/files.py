@@ -140,7 +140,13 @@ def read_bytes(path: PathLike, limit: int, *, what: str = "read here", follow: b
     # A partial read takes the first `limit` bytes of a file of any size (procfs says 0, sysfs 4096).
     with open_regular(path, (1 << 62) if partial else limit, what=what, follow=follow) as handle:
         try:
-            data = handle.read(limit + 1)
+            # As many bytes as the file says it holds, plus one to see it grew: asking for the
+            # whole limit would make Python allocate (and the kernel map) `limit` bytes per file.
+            size = os.fstat(handle.fileno()).st_size
+            want = limit + 1 if partial or not 0 < size < limit else size + 1
+            data = handle.read(want)
+            if len(data) == want and want <= limit:  # it grew since: read on, still bounded
+                data += handle.read(limit + 1 - want)
         except OSError as exc:
             raise _os_problem(path, exc) from None
     if len(data) > limit:

@@ -76,9 +76,9 @@ def failed(summary: str, fix: Optional[Fix] = None, *, expected: Any = None,
     return _verdict(Status.FAIL, summary, fix, expected, observed, details)
 
 
-def skipped(reason: str, *, details: Sequence[str] = ()) -> Verdict:
+def skipped(reason: str, *, observed: Any = None, details: Sequence[str] = ()) -> Verdict:
     """The check does not apply here; `reason` says why."""
-    return _verdict(Status.SKIP, reason, None, None, None, details)
+    return _verdict(Status.SKIP, reason, None, None, observed, details)
 
 
 class Result(Record):
@@ -136,6 +136,7 @@ class Report(Record):
     created: str = ""
     tool_version: str = ""
     docs_url: str = ""  # where the lesson is published; "Read more" links are built from it
+    user_source: str = ""  # where `user` came from (checks/probes/identity.py)
     secrets: Tuple[str, ...] = ()
     _hidden = ("secrets",)  # never in repr, and not part of equality
 

@@ -137,6 +137,7 @@ def report_dict(report: Report) -> Dict[str, Any]:
         "side": report.side,
         "assignment": report.assignment,
         "user": report.user,
+        "user_source": report.user_source,
         "host": report.host,
         "created": report.created,
         "results": [_result_dict(r) for r in report.results],

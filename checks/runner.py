@@ -29,16 +29,21 @@ def run_specs(ctx: Context, specs: Iterable[CheckSpec]) -> Report:
     finished, so a slow probe (a subprocess, a socket) does not hold up unrelated checks.
     Results keep the given order.
     """
+    from .course import docs_address, setting
+
     specs = list(specs)
+    results = _run_waves(ctx, specs)
+    user, source = report_identity(ctx)
     return Report(
-        results=_run_waves(ctx, specs),
+        results=results,
         side=ctx.side,
         assignment=ctx.expectations.id,
-        user=report_user(ctx),
+        user=user,
+        user_source=source,
         host=ctx.hostname or _hostname(),
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ctx.clock())),
         tool_version=_version(),
-        docs_url=ctx.expectations.docs_url,
+        docs_url=docs_address(ctx.expectations.docs_url) or setting().docs_url,
         secrets=ctx.redactor.secrets,
     )
 
@@ -126,11 +131,11 @@ def _finish(spec: CheckSpec, started: float, worker: threading.Thread, box: Dict
     return verdict
 
 
-def report_user(ctx: Context) -> str:
-    """The student's login name on the cluster, as best known."""
-    from .probes.jupyter import cluster_user
+def report_identity(ctx: Context) -> Tuple[str, str]:
+    """(the student's cluster username, where it came from): see checks/probes/identity.py."""
+    from .probes.identity import cluster_identity
 
-    return cluster_user(ctx) or ctx.env.get("USER") or ctx.env.get("USERNAME") or ctx.env.get("LOGNAME") or ""
+    return cluster_identity(ctx)
 
 
 def _hostname() -> str:

@@ -1,7 +1,9 @@
 """Build selfcheck.pyz: the checks package as one file, runnable with `python3 selfcheck.pyz`.
 
 It bundles `tomli` so that Python 3.9 and 3.10 (a Mac's system Python) need nothing
-installed. The archive is reproducible: fixed timestamps and sorted entries.
+installed. It carries the course setting (`checks/_course.txt`: the assignment and the book's
+address, from `_config.yml` unless given), so a copy of the file anywhere defaults to the course's
+assignment (see checks/course.py). The archive is reproducible: fixed timestamps and sorted entries.
 
 Usage: python scripts/build_pyz.py [DEST]   (default: _build/selfcheck.pyz)
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import sys
 import zipfile
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCH = (2020, 1, 1, 0, 0, 0)
@@ -52,15 +55,25 @@ def _bytecode(source: bytes, arcname: str) -> bytes:
         + marshal.dumps(code)
 
 
-def build(dest: Path) -> Path:
-    """Write the archive to `dest` and return its path."""
+def build(dest: Path, assignment: Optional[str] = None, docs_url: Optional[str] = None) -> Path:
+    """Write the archive to `dest` and return its path.
+
+    `assignment` and `docs_url` are the course setting it carries (default: `_config.yml`'s).
+    """
     import tomli  # the pure-Python TOML reader for Python < 3.11
 
     sys.path.insert(0, str(ROOT))
     try:
-        from checks.expectations import cache_blob
+        from checks import course
+        from checks.expectations import cache_blob, load
     finally:
         sys.path.remove(str(ROOT))
+    config = ROOT / "_config.yml"
+    setting = course.read_config_yml(config.read_text(encoding="utf-8")) if config.is_file() else {}
+    assignment = assignment or setting.get("course_assignment") or course.FALLBACK
+    docs_url = setting.get("baseurl", "") if docs_url is None else docs_url
+    if load(assignment).source != f"{assignment}.toml":  # raises ExpectationsError for an unknown id
+        raise SystemExit(f"the course setting {assignment!r} is not a file in checks/assignments/")
 
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +88,7 @@ def build(dest: Path) -> Path:
                 zf.writestr(info, data)
 
             add("__main__.py", MAIN.encode())
+            add(f"checks/{course.EMBEDDED}", course.embedded_text(assignment, docs_url).encode())
             tomli_dir = Path(tomli.__file__).resolve().parent
             for path, arcname in [*_files(ROOT / "checks", "checks"), *_files(tomli_dir, "tomli")]:
                 data = path.read_bytes()

@@ -232,12 +232,18 @@ def test_example_outputs_render_as_tables(built_book: Path) -> None:
 
 
 def test_expectations_table_matches_the_assignment_file(built_book: Path) -> None:
+    """The assignment page follows the course setting: its title, its table, what it scores."""
     from checks import expectations
+    from checks.tools.grading import requirements
 
-    exp = expectations.load("methodology-1")
-    html = _text((built_book / "lessons" / "assignment-1.html").read_text(encoding="utf-8"))
+    exp = expectations.load()  # the course's assignment (course_assignment in _config.yml)
+    page = (built_book / "lessons" / "assignment-1.html").read_text(encoding="utf-8")
+    html = _text(page)
+    assert f"<h1>{exp.title}" in page
     assert f"Launch command {exp.launch_command()}" in html
     assert f"Memory {exp.memory_gb:g} GB" in html and f"Local port for the tunnel {exp.local_port}" in html
+    assert ("Smallest RSA key" in html) == ("rsa" in exp.key_types)
+    assert f"Total {sum(r.points for r in requirements(exp)):g}" in html
 
 
 def test_images_have_alt_text(built_book: Path) -> None:

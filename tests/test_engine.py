@@ -114,7 +114,7 @@ def fixed_report() -> Report:
             Result("resources.gpus", Status.ERROR, "GPUs visible",
                    "the check crashed (KeyError) — a bug in the checker, please report it"),
         ),
-        side="laptop", assignment="methodology-1", user="student", host="laptop-1",
+        side="laptop", assignment="methodology-1", user="student", user_source="option", host="laptop-1",
         created="2026-01-01T00:00:00Z", tool_version="0.1.0", secrets=(TOKEN,),
     )
 
@@ -149,7 +149,8 @@ def test_json_golden(update_golden: bool) -> None:
 
 def test_json_shape() -> None:
     doc = json.loads(render.json_text(fixed_report()))
-    assert set(doc) == {"schema", "tool_version", "side", "assignment", "user", "host", "created", "results", "counts"}
+    assert set(doc) == {"schema", "tool_version", "side", "assignment", "user", "user_source", "host", "created",
+                        "results", "counts"}
     assert doc["schema"] == 1
     assert set(doc["results"][0]) == {"id", "status", "title", "summary", "fix", "expected", "observed"}
     assert doc["counts"] == {"pass": 1, "warn": 1, "fail": 1, "skip": 1, "error": 1}

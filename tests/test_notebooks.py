@@ -28,7 +28,9 @@ def test_stored_outputs_are_current(notebook: str, tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
                            "--nbval-current-env", "-o", "addopts=", "--rootdir", str(tmp_path), notebook],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, ("the stored example outputs are not what the checks produce now: after changing a "
+                                  "check's wording or the course's assignment, run scripts/refresh_examples.py\n"
+                                  + proc.stdout[-5000:] + proc.stderr[-2000:])
     assert " passed" in proc.stdout
 
 

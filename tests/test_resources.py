@@ -62,7 +62,8 @@ def test_pass_on_the_good_fixture_and_fail_with_the_launch_command_on_a_bad_one(
     bad = run_specs(ctx_for(name, cpus=cpus * 2, memory_gb=memory * 2), select(["resources.cpus", "resources.memory"]))
     for check_id in ("resources.cpus", "resources.memory"):
         assert bad[check_id].status is Status.FAIL
-        assert list(bad[check_id].fix.commands) == ["exit", f"launch-scipy-ml.sh -c {cpus * 2} -m {memory * 2}"]
+        want = expectations.load().launch_command(cpus=cpus * 2, memory_gb=memory * 2)  # the course's scripts
+        assert list(bad[check_id].fix.commands) == ["exit", want]
 
 
 def test_fractional_quota_is_below_two() -> None:
@@ -149,7 +150,7 @@ def test_gpu_verdicts(tmp_path, body, gpus, status, text) -> None:
     assert result.status is status, result.summary
     assert text in result.summary
     if status is Status.FAIL and ("visible" in text or "no GPU usable" in text):
-        assert result.fix.commands[-1] == "launch-scipy-ml-gpu.sh -c 2 -m 8" + (f" -g {gpus}" if gpus > 1 else "")
+        assert result.fix.commands[-1] == expectations.load().launch_command(gpus=gpus)
 
 
 def test_a_hung_nvidia_smi_is_cut_off(tmp_path) -> None:

@@ -2,7 +2,11 @@
 
 - ``{selfcheck-troubleshooting}``: the messages ``selfcheck explain`` knows, with their fix commands,
   then every check grouped by area, with a short table per area and every fix it can suggest.
-- ``{expectations-table}`` (option ``:assignment: ID``) and ``{expectations-schema}``.
+- ``{expectations-table}`` (option ``:assignment: ID``; default: the course's assignment, only the
+  rows its checks use), ``{assignment-grading}`` (what collect scores) and ``{expectations-schema}``.
+- ``course_assignment`` (``sphinx: config:`` in ``_config.yml``): the course's one setting, the
+  assignment it grades (see ``checks/course.py``). Pages may write ``{{ assignment_title }}`` and
+  ``{{ course_assignment }}``; the single file built with the book carries it.
 - ``{course-help}``: where students ask for help, from ``course_help_url`` in ``_config.yml``.
 - The self-check tables stored in the notebooks get real "Read more" links (absolute when
   ``html.baseurl`` gives the book's published address).
@@ -22,6 +26,7 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.config import Config
+from sphinx.errors import ConfigError
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.osutil import relative_uri
 
@@ -59,7 +64,14 @@ class ExpectationsTable(_MarkdownDirective):
     option_spec = {"assignment": directives.unchanged}
 
     def markdown(self) -> str:
-        return pages.expectations_markdown(self.options.get("assignment"))
+        return pages.expectations_markdown(self.options.get("assignment") or self.config.course_assignment)
+
+
+class AssignmentGrading(_MarkdownDirective):
+    option_spec = {"assignment": directives.unchanged}
+
+    def markdown(self) -> str:
+        return pages.grading_markdown(self.options.get("assignment") or self.config.course_assignment)
 
 
 class ExpectationsSchema(_MarkdownDirective):
@@ -148,7 +160,36 @@ def _write_pyz(app: Sphinx, exception: Optional[Exception]) -> None:
         from build_pyz import build
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-    build(Path(app.outdir) / "selfcheck.pyz")
+    build(Path(app.outdir) / "selfcheck.pyz", assignment=app.config.course_assignment,
+          docs_url=app.config.html_baseurl or "")
+
+
+def _course_setting(app: Sphinx, config: Config) -> None:
+    """Check the course setting once, and offer it to pages as substitutions.
+
+    The checker reads the same key from `_config.yml` with its own small reader (the standard
+    library has no YAML): when the two readings differ, the build stops instead of shipping a
+    single file that grades another assignment than the book shows.
+    """
+    from checks import course, expectations
+
+    name = config.course_assignment
+    try:
+        exp = expectations.load(name)
+    except expectations.ExpectationsError as exc:
+        raise ConfigError(f"course_assignment: {exc} (the setting names a file checks/assignments/<id>.toml)") from None
+    if exp.source != f"{name}.toml":
+        raise ConfigError(f"course_assignment: {name!r} is not a shipped assignment: add it as "
+                          f"checks/assignments/{name}.toml, so that the single file carries it")
+    yml = Path(app.srcdir) / "_config.yml"
+    if yml.is_file():
+        read = course.read_config_yml(yml.read_text(encoding="utf-8")).get("course_assignment", course.FALLBACK)
+        if read != name:
+            raise ConfigError(f"course_assignment: Sphinx reads {name!r} but the checker reads {read!r} from "
+                              "_config.yml: write it as one plain line 'course_assignment: <id>' under "
+                              "'sphinx:' -> 'config:'")
+    config.myst_substitutions = {**(config.myst_substitutions or {}),
+                                 "course_assignment": name, "assignment_title": exp.title}
 
 
 BOOK_LINE = 'BOOK = ""  # the book\'s address: the copy of this notebook you download from the book has it'
@@ -203,11 +244,16 @@ def _dedupe_inline_scripts(app: Sphinx, exception: Optional[Exception]) -> None:
 
 
 def setup(app: Sphinx) -> dict:
+    from checks.course import FALLBACK
+
     app.add_config_value("course_help_url", "", "env")
+    app.add_config_value("course_assignment", FALLBACK, "env", types=[str])
+    app.connect("config-inited", _course_setting)
     app.add_directive("selfcheck-troubleshooting", SelfcheckTroubleshooting)
     app.add_directive("expectations-table", ExpectationsTable)
     app.add_directive("expectations-schema", ExpectationsSchema)
     app.add_directive("course-help", CourseHelp)
+    app.add_directive("assignment-grading", AssignmentGrading)
     app.add_directive("get-selfcheck", GetSelfcheck)
     app.connect("config-inited", _static_files)
     app.add_css_file("course.css")

@@ -173,25 +173,53 @@ def troubleshooting_markdown() -> str:
 
 
 def expectations_markdown(assignment: Optional[str]) -> str:
-    """An assignment's expectations as a two-column table, from the file the checks read."""
+    """An assignment's expectations as a two-column table, from the file the checks read: only the
+    rows that the assignment's checks use (no RSA row for an assignment that refuses RSA)."""
     from checks import expectations
+    from checks.registry import select
 
-    exp = expectations.load(assignment or expectations.DEFAULT_ASSIGNMENT)
-    rows: List[Tuple[str, str]] = [
-        ("Login host", code(exp.login_host)),
-        ("Launch script", f"{code(exp.launch_script)} (GPU: {code(exp.gpu_launch_script)})"),
-        ("CPUs", text(f"{exp.cpus:g}")),
-        ("Memory", text(f"{exp.memory_gb:g} GB")),
-        ("GPUs", text(str(exp.gpus))),
-        ("Launch command", code(exp.launch_command())),
-        ("Local port for the tunnel", text(str(exp.local_port))),
-        ("SSH key types accepted", text(", ".join(exp.key_types))),
-        ("Smallest RSA key", text(f"{exp.min_rsa_bits} bits (recommended: {exp.recommended_rsa_bits})")),
-    ]
-    if exp.python:
+    exp = expectations.load(assignment or expectations.default_assignment())
+    ids = {spec.id for spec in select(exp.checks)}
+
+    def uses(*prefixes: str) -> bool:
+        return any(i == p or i.startswith(p + ".") for i in ids for p in prefixes)
+
+    script = code(exp.launch_script) + (f" (GPU: {code(exp.gpu_launch_script)})" if exp.gpus else "")
+    rows: List[Tuple[str, str]] = [("Login host", code(exp.login_host)), ("Launch script", script)]
+    if uses("resources.cpus"):
+        rows.append(("CPUs", text(f"{exp.cpus:g}")))
+    if uses("resources.memory"):
+        rows.append(("Memory", text(f"{exp.memory_gb:g} GB")))
+    if uses("resources.gpus"):
+        rows.append(("GPUs", text(str(exp.gpus))))
+    if uses("resources.disk"):
+        rows.append(("Free disk space", text(f"at least {exp.min_free_disk_gb:g} GB")))
+    rows.append(("Launch command", code(exp.launch_command())))
+    if uses("tunnel"):
+        rows.append(("Local port for the tunnel", text(str(exp.local_port))))
+    if uses("ssh.key.type"):
+        rows.append(("SSH key types accepted", text(", ".join(exp.key_types))))
+        if "rsa" in exp.key_types:
+            rows.append(("Smallest RSA key", text(f"{exp.min_rsa_bits} bits (recommended: {exp.recommended_rsa_bits})")))
+    if exp.python and uses("env.python"):
         rows.append(("Python", code(exp.python)))
-    rows += [(f"Package {code(name)}", code(spec)) for name, spec in exp.packages]
+    if uses("env.packages"):
+        rows += [(f"Package {code(name)}", code(spec)) for name, spec in exp.packages]
     return "\n".join(["| Expectation | Value |", "|---|---|"] + [f"| {cell(k)} | {cell(v)} |" for k, v in rows])
+
+
+def grading_markdown(assignment: Optional[str]) -> str:
+    """What `selfcheck collect` scores for an assignment: each check, on which report, for how many points."""
+    from checks import expectations
+    from checks.registry import get
+    from checks.tools.grading import requirements
+
+    reqs = requirements(expectations.load(assignment or expectations.default_assignment()))
+    rows = ["| Check | What it checks | Report | Points |", "|---|---|---|---|"]
+    rows += [f"| {{ref}}`{r.check} <{get(r.check).anchor}>` | {cell(text(get(r.check).title))} | {r.half} "
+             f"| {r.points:g} |" for r in reqs]
+    rows.append(f"| | **Total** | | **{sum(r.points for r in reqs):g}** |")
+    return "\n".join(rows)
 
 
 def schema_markdown() -> str:

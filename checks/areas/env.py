@@ -54,7 +54,7 @@ def python_version(ctx: Context) -> Verdict:
     spec = ctx.expectations.python
     version = ctx.python_version
     if not spec:
-        return skipped(f"the assignment names no Python version (this is {version})")
+        return skipped(f"the assignment names no Python version (this is {version})", observed=version)
     try:
         ok = matches(version, spec)
     except InvalidSpec as exc:

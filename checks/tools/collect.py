@@ -1,284 +1,338 @@
-"""Collect students' JSON reports: a CSV of statuses, a cohort summary (text and SVG), Gradescope.
+"""Collect a class's JSON reports: scores, a CSV, a cohort summary (text and SVG), Gradescope.
 
-`selfcheck collect DIR-OR-FILES... --csv grades.csv [--summary] [--svg chart.svg]
-[--gradescope results.json] [--assignment ID]`
+`selfcheck collect DIR-OR-FILES... [--assignment ID] [--roster FILE] [--due DATETIME]
+[--csv FILE|-] [--summary] [--svg FILE] [--gradescope results.json|FOLDER]`
 
-Every report is validated (schema, tool version, assignment); malformed, duplicate and
-other-assignment reports are listed with the reason, never a crash. A report is what the
-student's machine said when they ran the checks: self-reported evidence, not proof.
+The assignment is the course's (the one setting in the book's `_config.yml`, which the single file
+carries: see checks/course.py) unless `--assignment` names another. Every file is read safely and
+validated (tools/reports.py); one that cannot be graded is listed with the reason, never a crash,
+and the rest are graded (tools/grading.py): a student's laptop and server reports are two halves
+of one row, and where they disagree is said (tools/halves.py). A report is what the student's
+machine said when they ran the checks, in a file the student controls: self-reported evidence,
+not proof.
+
+Exit status: 0 at least one student graded; 1 nothing usable; 2 a usage error or an output that
+cannot be written.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import html
-import json
+import contextlib
 import os
-from collections import Counter
-from pathlib import Path
 
 from .._record import Factory, Record
+from .grading import Grader
+from .reports import Rejected, Submission, load, report_files, validate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
+    from typing import Any, Dict, Iterable, Iterator, List, NoReturn, Optional, Sequence, Set, TextIO, Tuple
 
-STATUSES = ("pass", "warn", "fail", "skip", "error")
-
-
-class Student(Record, frozen=False):
-    user: str
-    file: str
-    created: str
-    side: str
-    host: str
-    tool_version: str
-    statuses: Dict[str, str]
-    summaries: Dict[str, str]
+    from ..expectations import Expectations
+    from .exports import Class
+    from .grading import Student
 
 
 class Collection(Record, frozen=False):
-    students: List[Student] = Factory(factory=list)
-    rejected: List[Tuple[str, str]] = Factory(factory=list)  # (file, reason)
+    """The usable reports, and the files that were skipped with the reason."""
 
-    def check_ids(self, order: Sequence[str] = ()) -> List[str]:
-        seen = {cid for s in self.students for cid in s.statuses}
-        known = [cid for cid in order if cid in seen]
-        return known + sorted(seen - set(known))
+    submissions: List[Submission] = Factory(factory=list)
+    rejected: List[Rejected] = Factory(factory=list)
 
 
-def _files(paths: Iterable[str]) -> List[str]:
-    found: List[str] = []
-    for raw in paths:
-        if os.path.isdir(raw):
-            for folder, _dirs, names in os.walk(raw):
-                found += [os.path.join(folder, n) for n in names if n.endswith(".json")]
-        else:
-            found.append(raw)
-    return sorted(found)
+def collect(paths: Iterable[str], assignment: Optional[str] = None, now: Optional[float] = None,
+            packages: Iterable[str] = (), grader: Optional[Grader] = None) -> Collection:
+    """Read and validate every report under `paths` (reports for another assignment are skipped).
+
+    `packages`: the assignment's packages, the only ones kept from each report's package list.
+    `grader`: scores each report as it is read, so that what it said need not be kept (a class's
+    reports are held in memory together)."""
+    import time
+
+    from ..registry import all_checks
+    from .reports import normal_name
+
+    known = frozenset(spec.id for spec in all_checks())
+    listed = frozenset(normal_name(name) for name in packages)
+    now = time.time() if now is None else now
+    out = Collection()
+    with _no_cycle_collector():
+        for path, follow in report_files(paths):
+            doc, why, size = load(path, follow=follow)
+            sub = None
+            if not why:
+                sub, why = validate(doc, path, known, now, assignment, size, listed)
+            if sub is None:
+                out.rejected.append(Rejected(path, why))
+                continue
+            if grader is not None:  # scored now: keep only what joining the halves reads (tools/halves.py)
+                grader.grade_report(sub)
+                sub.summaries = _NOTHING
+                sub.statuses = {cid: sub.statuses[cid] for cid in _JOINED if cid in sub.statuses}
+            out.submissions.append(sub)
+    return out
 
 
-_STATUS_SET = frozenset(STATUSES)
+_NOTHING: Dict[str, Any] = {}  # what a graded report keeps of its summaries (never written to)
+_JOINED = ("ssh.key.pair", "ssh.authorized_keys")  # the statuses tools/halves.py reads
 
 
-def _read(doc: object, assignment: Optional[str]) -> Tuple[Optional[Tuple[Dict[str, str], Dict[str, str]]], str]:
-    """((statuses, summaries), "") when the report can be used, else (None, the reason)."""
-    if not isinstance(doc, dict):
-        return None, "not a self-check report (the file holds no JSON object)"
-    if doc.get("schema") != 1:
-        return None, f"unknown report schema {doc.get('schema')!r} (this tool reads schema 1)"
-    version = doc.get("tool_version")
-    if not isinstance(version, str) or not version:
-        return None, "no tool_version: not made by selfcheck"
-    results = doc.get("results")
-    if not isinstance(results, list):
-        return None, "no results list"
-    if assignment and doc.get("assignment") != assignment:
-        return None, f"a report for {doc.get('assignment')!r}, not {assignment!r}"
-    statuses: Dict[str, str] = {}
-    summaries: Dict[str, str] = {}
-    for item in results:  # one pass: validate and keep what the exports need
-        try:
-            cid, status = item["id"], item["status"]
-        except (TypeError, KeyError):
-            return None, "a result without a check id or a known status"
-        if not isinstance(cid, str) or status not in _STATUS_SET:
-            return None, "a result without a check id or a known status"
-        statuses[cid] = status
-        summaries[cid] = str(item.get("summary", ""))
-    return (statuses, summaries), ""
-
-
-def collect(paths: Iterable[str], assignment: Optional[str] = None) -> Collection:
-    """Read, validate and de-duplicate reports (the newest report of each student wins)."""
+@contextlib.contextmanager
+def _no_cycle_collector() -> Iterator[None]:
+    """Parsed reports and grades hold no reference cycles: pausing the cycle collector saves its
+    repeated full passes over a class's thousands of live objects (a third of the time)."""
     import gc
 
-    # Parsed JSON holds no reference cycles: pausing the cycle collector saves its repeated
-    # full passes over thousands of live report objects (a third of the time for a class).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _collect(paths, assignment)
+        yield
     finally:
         if enabled:
             gc.enable()
 
 
-def _collect(paths: Iterable[str], assignment: Optional[str]) -> Collection:
-    out = Collection()
-    by_user: Dict[str, Student] = {}
-    for path in _files(paths):
-        try:
-            with open(path, "rb") as handle:
-                raw = handle.read()
-        except OSError as exc:
-            out.rejected.append((path, f"cannot be read: {exc.strerror or exc}"))
-            continue
-        try:
-            doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            out.rejected.append((path, f"not valid JSON ({str(exc).splitlines()[0][:80]})"))
-            continue
-        parsed, reason = _read(doc, assignment)
-        if parsed is None:
-            out.rejected.append((path, reason))
-            continue
-        user = str(doc.get("user") or "").strip() or Path(path).stem
-        student = Student(user, path, str(doc.get("created", "")), str(doc.get("side", "")),
-                          str(doc.get("host", "")), doc["tool_version"], *parsed)
-        prior = by_user.get(user)
-        if prior is not None:
-            older, newer = sorted((prior, student), key=lambda s: (s.created, s.file))
-            out.rejected.append((older.file, f"duplicate: {user} also sent {newer.file}, which is newer and is used"))
-            by_user[user] = newer
-        else:
-            by_user[user] = student
-    out.students = sorted(by_user.values(), key=lambda s: s.user)
-    return out
+def grade_class(collection: Collection, exp: Expectations, setting: str, roster: Optional[List[Dict[str, str]]] = None,
+                roster_columns: Sequence[str] = (), due: Optional[Tuple[float, str]] = None,
+                single: bool = False, grader: Optional[Grader] = None) -> Class:
+    """Group the reports into students, score them, join their halves, apply the roster and the due time."""
+    from .exports import Class
+    from .grading import apply_roster, group, mark_late, requirements
+    from .halves import disagreements
+
+    reqs = requirements(exp)
+    students = group(collection.submissions, single=single)
+    grader = grader or Grader(reqs)
+    for student in students:
+        grader.grade(student)
+        laptop, server = student.halves.get("laptop"), student.halves.get("server")
+        if laptop is not None and server is not None:
+            student.disagreements = disagreements(laptop, server, exp.packages)
+        if due is not None:
+            mark_late(student, due[0])
+    extra: List[Student] = []
+    if roster is not None:
+        students, extra = apply_roster(students, roster)
+        for student in students:
+            if not student.graded:
+                grader.grade(student)
+        students += extra
+    return Class(students, reqs, exp.id, setting, list(collection.rejected), extra, roster is not None,
+                 list(roster_columns), due[1] if due else "")
 
 
-def _registry_order() -> List[str]:
-    from ..registry import all_checks
-
-    return [spec.id for spec in all_checks()]
+class OutputError(Exception):
+    """An output that cannot be written: one sentence, exit status 2."""
 
 
-def write_csv(collection: Collection, handle: TextIO) -> None:
-    ids = collection.check_ids(_registry_order())
-    writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(["user", "file", "created", "side", "tool_version", *STATUSES, "summary", *ids])
-    for s in collection.students:
-        tally = Counter(s.statuses.values())
-        counts = [tally[status] for status in STATUSES]
-        problems = counts[2] + counts[4]
-        summary = "ok" if not problems else f"{problems} problem{'s' if problems != 1 else ''}"
-        writer.writerow([s.user, s.file, s.created, s.side, s.tool_version, *counts, summary,
-                         *(s.statuses.get(cid, "") for cid in ids)])
+def _write(path: str, text: str) -> None:
+    if os.path.isdir(path):
+        raise OutputError(f"cannot write {path}: it is a folder")
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def cohort(collection: Collection) -> Dict[str, Dict[str, int]]:
-    """For each check: how many students pass, warn, fail, skip, error."""
-    table: Dict[str, Dict[str, int]] = {}
-    for cid in collection.check_ids(_registry_order()):
-        row = {status: 0 for status in STATUSES}
-        for s in collection.students:
-            if cid in s.statuses:
-                row[s.statuses[cid]] += 1
-        table[cid] = row
-    return table
+def _gradescope_names(students: Sequence[Student], taken: Optional[Set[str]] = None) -> List[str]:
+    """A file name per student that never collides, not even on a case-insensitive file system
+    ("Ana" and "ana", "a/b" and "a_b"): a name that had to change, or would collide, gets a hash."""
+    import hashlib
+    import re
+
+    reserved = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+    taken = set() if taken is None else taken
+    names = []
+    for student in students:
+        key = student.user or student.key
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", key).strip("._")[:60] or "student"
+        if safe != key or safe.lower() in taken or safe.upper() in reserved:
+            safe = f"{safe}-{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
+        while safe.lower() in taken:  # two different keys with the same hash prefix: practically never
+            safe += "_"
+        taken.add(safe.lower())
+        names.append(f"{safe}.json")
+    return names
 
 
-def summary_text(collection: Collection) -> str:
-    table = cohort(collection)
-    width = max([len(c) for c in table] + [5])
-    lines = [f"{len(collection.students)} student report(s); {len(collection.rejected)} rejected",
-             f"{'check':<{width}}  " + "  ".join(f"{s:>5}" for s in STATUSES)]
-    for cid, row in sorted(table.items(), key=lambda kv: (-(kv[1]['fail'] + kv[1]['error']), kv[0])):
-        lines.append(f"{cid:<{width}}  " + "  ".join(f"{row[s]:>5}" for s in STATUSES))
-    return "\n".join(lines) + "\n"
+def write_gradescope(cls: Class, target: str, problems: Sequence[str]) -> int:
+    """results.json for one submission (a path ending in .json), else a folder with one per student.
+    Returns how many files were written."""
+    import json
+
+    from .exports import gradescope
+
+    def dump(doc: Dict[str, Any]) -> str:
+        return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+    if target.lower().endswith(".json"):
+        usable = [s for s in cls.students if s.halves]
+        _write(target, dump(gradescope(usable[0] if usable else None, cls, problems)))
+        return 1
+    try:
+        os.makedirs(target, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write into {target}: {exc.strerror or exc}") from None
+    for student, name in zip(cls.students, _gradescope_names(cls.students)):
+        _write(os.path.join(target, name), dump(gradescope(student, cls)))
+    return len(cls.students)
 
 
-_SVG_COLORS = {"pass": "#1e6b34", "warn": "#b7791f", "fail": "#a4141d", "skip": "#8a8a8a", "error": "#6b1f7a"}
+def read_roster(path: str) -> Tuple[List[Dict[str, str]], List[str]]:
+    """(rows, the columns besides `user`) of a roster CSV; UsageError when it cannot be used."""
+    import csv
+    import io
+
+    from ..files import FileProblem, read_text
+
+    try:
+        text = read_text(path, 16 << 20, what="a roster").text
+    except FileProblem as exc:
+        raise UsageError(f"the roster {path} {exc.reason}") from None
+    reader = csv.DictReader(io.StringIO(text))
+    columns = [c.strip() if isinstance(c, str) else "" for c in (reader.fieldnames or [])]
+    if "user" not in columns:
+        raise UsageError(f"the roster {path} has no 'user' column (its columns: {', '.join(columns) or 'none'})")
+    reader.fieldnames = columns
+    try:
+        rows = [{k: (v if isinstance(v, str) else "") for k, v in row.items() if isinstance(k, str)} for row in reader]
+    except csv.Error as exc:
+        raise UsageError(f"the roster {path} is not a CSV file ({exc})") from None
+    return rows, [c for c in columns if c and c != "user"]
 
 
-def summary_svg(collection: Collection) -> str:
-    """A stacked horizontal bar per check: where the class is stuck. Standard library only."""
-    table = cohort(collection)
-    label_w, bar_w, row_h, top = 230, 460, 24, 50
-    total = max(len(collection.students), 1)
-    height = top + row_h * len(table) + 40
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {label_w + bar_w + 20} {height}" '
-             f'role="img" aria-labelledby="t d" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">',
-             '<title id="t">Self-check results by check</title>',
-             f'<desc id="d">{html.escape(_describe(table, total))}</desc>',
-             f'<text x="10" y="20" font-size="14" font-weight="bold">{len(collection.students)} students</text>']
-    x = float(label_w)
-    for status in STATUSES:  # legend: colour and word, never colour alone
-        parts.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{_SVG_COLORS[status]}"/>'
-                     f'<text x="{x + 16}" y="19">{status}</text>')
-        x += 70
-    for i, (cid, row) in enumerate(table.items()):
-        y = top + i * row_h
-        parts.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{html.escape(cid)}</text>')
-        x = float(label_w)
-        for status in STATUSES:
-            if row[status]:
-                w = bar_w * row[status] / total
-                parts.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" '
-                             f'fill="{_SVG_COLORS[status]}"><title>{html.escape(cid)}: {row[status]} {status}</title></rect>')
-                x += w
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+class UsageError(ValueError):
+    """A usage mistake: one sentence, exit status 2."""
 
 
-def _describe(table: Dict[str, Dict[str, int]], total: int) -> str:
-    worst = sorted(table.items(), key=lambda kv: -(kv[1]["fail"] + kv[1]["error"]))[:3]
-    said = "; ".join(f"{cid}: {row['fail'] + row['error']} of {total} failing" for cid, row in worst
-                     if row["fail"] + row["error"])
-    return f"Bars per check, split by status, for {total} students. " + (f"Most failures: {said}." if said else
-                                                                          "No check fails.")
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (run 'selfcheck collect --help' for the options)")
 
 
-def gradescope(student: Student) -> Dict[str, object]:
-    """Gradescope's results.json for one student: a test per check (skipped ones score nothing)."""
-    tests: List[Dict[str, Any]] = []
-    summaries = student.summaries
-    for cid, status in student.statuses.items():
-        applies = status != "skip"
-        tests.append({"name": cid, "score": 1.0 if status in ("pass", "warn") else 0.0,
-                      "max_score": 1.0 if applies else 0.0,
-                      "status": "passed" if status in ("pass", "warn", "skip") else "failed",
-                      "output": f"{status}: {summaries.get(cid, '')}"})
-    return {"score": sum(t["score"] for t in tests if t["max_score"]), "visibility": "visible",
-            "output": f"Self-check report of {student.user}, made {student.created} on the {student.side}. "
-                      "It records what the student's machine said; it is self-reported.",
-            "tests": tests}
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="selfcheck collect", description="Grade a class's JSON self-check reports.")
+    parser.add_argument("paths", nargs="+", help="report files, or folders searched for *.json")
+    parser.add_argument("--assignment", metavar="ID|FILE.toml",
+                        help="grade this assignment (default: the course's, set in the book's _config.yml; "
+                             "'' accepts reports of any assignment)")
+    parser.add_argument("--roster", metavar="FILE", help="a CSV with a 'user' column: a row for every student on it")
+    parser.add_argument("--due", metavar="DATETIME", help="mark halves made after this time as late, e.g. "
+                                                          "2026-11-20T23:59Z (by the report's own, self-reported time)")
+    parser.add_argument("--csv", metavar="FILE", help="write one row per student ('-' for standard output)")
+    parser.add_argument("--summary", action="store_true", help="print the cohort summary")
+    parser.add_argument("--svg", metavar="FILE", help="write the cohort summary as an SVG bar chart")
+    parser.add_argument("--gradescope", metavar="PATH",
+                        help="write Gradescope's results.json: one file for one submission (a path ending in "
+                             ".json), or a folder with one per student")
+    return parser
 
 
 def main(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
-    parser = argparse.ArgumentParser(prog="selfcheck collect",
-                                     description="Gather students' JSON self-check reports for grading.")
-    parser.add_argument("paths", nargs="+", help="report files, or folders searched for *.json")
-    parser.add_argument("--assignment", default="methodology-1", help="keep only this assignment's reports "
-                                                                      "(default: methodology-1; '' for any)")
-    parser.add_argument("--csv", metavar="FILE", help="write one row per student ('-' for standard output)")
-    parser.add_argument("--summary", action="store_true", help="print how many students pass each check")
-    parser.add_argument("--svg", metavar="FILE", help="write the cohort summary as an SVG bar chart")
-    parser.add_argument("--gradescope", metavar="PATH",
-                        help="write Gradescope results.json (a folder of <user>.json when several reports)")
     try:
-        ns = parser.parse_args(list(argv))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    missing = [p for p in ns.paths if not os.path.exists(p)]
-    if missing:
-        stderr.write(f"selfcheck collect: no such file or folder: {', '.join(missing)}\n")
+        with _no_cycle_collector():
+            return _main(argv, stdout, stderr)
+    except UsageError as exc:
+        stderr.write(f"selfcheck collect: {exc}\n")
         return 2
-    result = collect(ns.paths, ns.assignment or None)
-    for file, reason in result.rejected:
-        stderr.write(f"skipped {file}: {reason}\n")
+    except OutputError as exc:
+        stderr.write(f"selfcheck collect: {exc}\n")
+        return 2
+    except BrokenPipeError:  # `--csv - | head`: the reader has what it wanted
+        _quiet(stdout)
+        return 0
+    except OSError as exc:
+        if os.name == "nt" and exc.errno == 22:  # Windows says EINVAL for a pipe closed by its reader
+            _quiet(stdout)
+            return 0
+        raise
+
+
+def _quiet(stream: TextIO) -> None:
+    """Point a closed pipe at the null device, so Python's final flush says nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _main(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    from .. import expectations
+    from ..course import setting
+    from .grading import parse_due, requirements
+
+    parser = build_parser()
+    try:
+        with contextlib.redirect_stdout(stdout):
+            ns = parser.parse_args(list(argv))
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    missing = [p for p in ns.paths if not os.path.exists(p) and not os.path.islink(p)]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    if ns.assignment:
+        where = "given with --assignment"
+        name = ns.assignment
+    else:
+        where, name = setting().source, setting().assignment
+    try:
+        exp = expectations.load(name)
+    except expectations.ExpectationsError as exc:
+        raise UsageError(str(exc)) from None
+    due = None
+    if ns.due is not None:
+        when, shown = parse_due(ns.due)
+        if when is None:
+            raise UsageError(shown)
+        due = (when, shown)
+    roster, columns = read_roster(ns.roster) if ns.roster else (None, [])
+    grader = Grader(requirements(exp))
+    collection = collect(ns.paths, None if ns.assignment == "" else exp.id,
+                         packages=[name for name, _ in exp.packages], grader=grader)
+    single = bool(ns.gradescope and ns.gradescope.lower().endswith(".json"))
+    cls = grade_class(collection, exp, where, roster, columns, due, single=single, grader=grader)
+    for item in collection.rejected:
+        stderr.write(f"skipped {item.file}: {item.reason}\n")
+    _hint_other_assignments(collection, exp.id, stderr)
     if ns.csv:
+        from .exports import write_csv
+
         if ns.csv == "-":
-            write_csv(result, stdout)
+            write_csv(cls, stdout)
+            stdout.flush()
         else:
-            with open(ns.csv, "w", encoding="utf-8", newline="") as handle:
-                write_csv(result, handle)
-    if ns.summary:
-        stdout.write(summary_text(result))
+            import io
+
+            buffer = io.StringIO()
+            write_csv(cls, buffer)
+            _write(ns.csv, buffer.getvalue())
     if ns.svg:
-        Path(ns.svg).write_text(summary_svg(result), encoding="utf-8")
+        from .exports import summary_svg
+
+        _write(ns.svg, summary_svg(cls))
     if ns.gradescope:
-        target = Path(ns.gradescope)
-        if len(result.students) == 1 and target.suffix == ".json":
-            target.write_text(json.dumps(gradescope(result.students[0]), indent=1, sort_keys=True), encoding="utf-8")
-        else:
-            target.mkdir(parents=True, exist_ok=True)
-            for student in result.students:
-                safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in student.user)
-                (target / f"{safe}.json").write_text(json.dumps(gradescope(student), indent=1, sort_keys=True),
-                                                    encoding="utf-8")
-    if not (ns.csv or ns.summary or ns.svg or ns.gradescope):
-        stdout.write(summary_text(result))
-    stderr.write(f"{len(result.students)} report(s) collected, {len(result.rejected)} skipped\n")
-    return 0 if result.students else 1
+        write_gradescope(cls, ns.gradescope, [f"{r.file}: {r.reason}" for r in collection.rejected])
+    if ns.summary or not (ns.csv or ns.svg or ns.gradescope):
+        from .exports import summary_text
+
+        stdout.write(summary_text(cls))
+        stdout.flush()
+    graded = [s for s in cls.students if s.halves]
+    stderr.write(f"{len(graded)} student(s) graded from {len(collection.submissions)} report(s); "
+                 f"{len(collection.rejected)} file(s) skipped\n")
+    return 0 if graded else 1
+
+
+def _hint_other_assignments(collection: Collection, assignment: str, stderr: TextIO) -> None:
+    from collections import Counter
+
+    others = Counter(r.reason.split("'")[1] for r in collection.rejected
+                     if r.reason.startswith("is a report for '") and r.reason.count("'") >= 2)
+    if others:
+        said = ", ".join(f"{name} ({n})" for name, n in others.most_common(5))
+        stderr.write(f"note: {sum(others.values())} report(s) are for another assignment than {assignment}: {said}; "
+                     "grade those with --assignment ID\n")

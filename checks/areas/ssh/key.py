@@ -95,7 +95,18 @@ def key_present(ctx: Context) -> Verdict:
         details.append("ssh never tries: " + ", ".join(home_rel(ctx, k.path) for k in choice.stray))
     kind = first.key_type or first.kind
     return passed(f"ssh will offer {names} ({kind})" if len(usable) == 1 else f"ssh will offer, in order: {names}",
-                  observed=[home_rel(ctx, k.path) for k in usable], details=details)
+                  observed={"files": [home_rel(ctx, k.path) for k in usable],
+                            "fingerprints": [fp for fp in map(_offered_fingerprint, usable) if fp]},
+                  details=details)
+
+
+def _offered_fingerprint(key: keys.KeyFile) -> str:
+    """The SHA256 fingerprint of the key ssh offers (from its public part, or its .pub beside it):
+    instructors compare it with the server's authorized_keys, and a report never carries a key."""
+    if key.public is not None:
+        return key.public.fingerprint
+    pub = keys.read_public_file(Path(str(key.path) + ".pub"))
+    return pub.fingerprint if pub is not None else ""
 
 
 KEY_PRIVATE = "Make the key readable only by you"

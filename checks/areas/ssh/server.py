@@ -18,7 +18,7 @@ from ._common import DOCS, home_rel, tighten
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Optional, Tuple
+    from typing import Any, Dict, List, Optional, Tuple
 
 
 FORWARD_BLOCKERS = ("no-port-forwarding", "restrict")
@@ -27,6 +27,12 @@ MAX_AUTHORIZED_KEYS = 8 << 20  # a few hundred keys are a few hundred KB
 
 def _fingerprint(entry: authorized_keys_.AuthorizedKey) -> str:
     return entry.key.fingerprint if entry.key is not None else ""
+
+
+def _observed(good: List[authorized_keys_.AuthorizedKey], broken: List[authorized_keys_.AuthorizedKey]) -> Dict[str, Any]:
+    """What the report carries: the usable keys' fingerprints (never the keys), so an instructor can
+    match them with the key the student's laptop offers."""
+    return {"fingerprints": [_fingerprint(e) for e in good], "broken_lines": len(broken)}
 
 
 ADD_KEY = "Add your public key"
@@ -78,23 +84,25 @@ def authorized_keys(ctx: Context) -> Verdict:
     edit = ctx.shell.edit(path)
     info = ctx.platform.stat(path)
     if not info.exists:
-        return failed(f"{rel} does not exist: the server knows no key of yours", add, observed="missing")
+        return failed(f"{rel} does not exist: the server knows no key of yours", add,
+                      observed={"file": "missing", "fingerprints": []})
     if not info.is_file:
-        return failed(f"{rel} is not a regular file: sshd ignores it", add, observed="not a file")
+        return failed(f"{rel} is not a regular file: sshd ignores it", add,
+                      observed={"file": "not a file", "fingerprints": []})
     try:
         content = ctx.read_file(path, MAX_AUTHORIZED_KEYS, what="an authorized_keys file")
     except FileProblem as exc:
         if exc.kind == TOO_LARGE:
             return warned(f"{rel} {exc.reason}: it cannot be checked here",
                           Fix.under(ONE_PER_LINE, ": look at what else is in the file:", [f"ls -l {ctx.shell.path(path)}"]),
-                          observed="too large")
-        return failed(f"{rel} {exc.reason}", add, observed="unreadable")
+                          observed={"file": "too large"})
+        return failed(f"{rel} {exc.reason}", add, observed={"file": "unreadable", "fingerprints": []})
     if content.utf16:
         return failed(f"{rel} is saved as UTF-16 text (PowerShell's way): sshd cannot read any key in it",
                       Fix.under(SAVE_UTF8, " (on the login node):",
                                 [f"iconv -f UTF-16 -t UTF-8 {ctx.shell.path(path)} > {ctx.shell.path(path)}.utf8",
                                  ctx.shell.move(path.with_name(path.name + ".utf8"), path)]),
-                      expected="UTF-8", observed=content.encoding)
+                      expected="UTF-8", observed={"file": content.encoding, "fingerprints": []})
     # sshd reads bytes: a byte-order mark stays in front of the first line and spoils it.
     entries = authorized_keys_.parse_authorized_keys(("\ufeff" if content.bom else "") + content.text)
     details = []
@@ -122,7 +130,7 @@ def authorized_keys(ctx: Context) -> Verdict:
                             [edit, *add.commands])
         return failed(f"your key ({want}) is not in {rel} ({len(good)} other key{'s' if len(good) != 1 else ''}"
                       f"{', and ' + str(len(broken)) + ' broken line(s)' if broken else ''})", fix,
-                      expected=want, observed=[_fingerprint(e) for e in good], details=details)
+                      expected=want, observed=_observed(good, broken), details=details)
     if not good:
         fix = add
         if any(e.continues_to for e in broken):
@@ -132,13 +140,14 @@ def authorized_keys(ctx: Context) -> Verdict:
             fix = Fix.under(CONVERT_RFC4716, ": on your computer, print it in OpenSSH's one-line form, then put "
                             "that line in place of the block:", ["ssh-keygen -i -f key.pub", edit])
         why = f"{len(broken)} line(s) sshd cannot use" if broken else "no key lines"
-        return failed(f"{rel} holds no usable key ({why})", fix, observed=len(good), details=details)
+        return failed(f"{rel} holds no usable key ({why})", fix, observed=_observed(good, broken), details=details)
     if blockers:
         entry, opts = blockers[0]
         status = failed if (mine or len(good) == 1) else warned
         return status(f"line {entry.line_no} of {rel} carries {', '.join(opts)}: the tunnel (ssh -L) will be refused "
                       "(\"administratively prohibited\")",
-                      Fix.under(REMOVE_OPTIONS, " (everything before ssh-...):", [edit]), observed=opts,
+                      Fix.under(REMOVE_OPTIONS, " (everything before ssh-...):", [edit]),
+                      observed={**_observed(good, broken), "options": opts},
                       details=details)
     notes = []
     target = mine[0] if mine else None
@@ -152,10 +161,10 @@ def authorized_keys(ctx: Context) -> Verdict:
         found = f"your key is on line {target.line_no}" if target else f"{len(good)} usable key(s)"
         return warned(f"{found} of {rel}, but: {why}",
                       Fix.under(TIDY, ": one key per line, no stray pieces:", [edit]),
-                      observed=len(good), details=details + notes)
+                      observed=_observed(good, broken), details=details + notes)
     found = f"your key is on line {target.line_no} of {rel}" if target else \
         f"{rel} holds {len(good)} well-formed key{'s' if len(good) != 1 else ''}"
-    return passed(found, observed=[_fingerprint(e) for e in good], details=details)
+    return passed(found, observed=_observed(good, broken), details=details)
 
 
 NO_GROUP_WRITE = "Stop others (and the group) from writing to these"
