@@ -281,6 +281,28 @@ def test_a_new_student_follows_the_fixes_to_a_working_tunnel(site: Site, user, s
         assert {k: r["status"] for k, r in tunnel_results.items() if k != "tunnel.server"} == {
             "tunnel.url": "pass", "tunnel.local_port": "pass", "tunnel.jupyter": "pass", "tunnel.user": "pass",
             "tunnel.token": "pass"}
+
+        # 6. Both reports, with the book's one report command, then the instructor's collect.
+        handed_in = tmp_path / "handed-in"
+        handed_in.mkdir()
+        laptop = _as_student(user, ["python3", "-I", "selfcheck.pyz", "--expectations", "course.toml", "--url", url,
+                                    "--json", "--output", "selfcheck-laptop.json"])
+        assert laptop.returncode in (0, 1), laptop.stderr
+        shutil.copy(user.home / "selfcheck-laptop.json", handed_in / "jdoe-laptop.json")
+        subprocess_run(["/usr/bin/python3", "-I", str(pyz), "--side", "server", "--expectations",
+                        str(user.home / "course.toml"), "--json", "--output", str(handed_in / "jdoe-server.json")],
+                       env={"PATH": "/usr/bin:/bin", "HOME": str(user.home), "USER": user.name,
+                            "JUPYTER_RUNTIME_DIR": str(server.runtime), "KUBERNETES_SERVICE_HOST": "10.96.0.1"})
+        for report in handed_in.iterdir():
+            assert token not in report.read_text(encoding="utf-8")
+        grades = tmp_path / "grades.csv"
+        collected = subprocess_run(["/usr/bin/python3", "-I", str(pyz), "collect", str(handed_in), "--csv", str(grades)],
+                                   env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+        import csv
+
+        rows = {row["user"]: row for row in csv.DictReader(grades.open(encoding="utf-8"))}
+        assert rows[user.name]["status"] == "complete", (rows, collected.stdout, collected.stderr)
+        assert rows[user.name]["halves"] == "agree", rows[user.name]
     finally:
         if tunnel is not None:
             stop_process(tunnel)
