@@ -24,7 +24,9 @@ NOTEBOOKS = {
 
 @pytest.mark.parametrize("notebook", sorted(NOTEBOOKS))
 def test_stored_outputs_are_current(notebook: str, tmp_path) -> None:
-    env = {**os.environ, "SELFCHECK_MACHINE": str(ROOT / NOTEBOOKS[notebook])}
+    # The kernel copies the example machine into a temporary folder; TMPDIR keeps it in the test's own
+    # folder, removed with it even when nbval stops the kernel before its exit handlers run.
+    env = {**os.environ, "SELFCHECK_MACHINE": str(ROOT / NOTEBOOKS[notebook]), "TMPDIR": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
                            "--nbval-current-env", "-o", "addopts=", "--rootdir", str(tmp_path), notebook],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
