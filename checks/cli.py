@@ -56,12 +56,16 @@ def _course_assignment() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import os
+    from pathlib import Path
+
     from . import render
     from ._version import __version__
-    from .invocation import command
+    from .shell import Invocation, for_platform
 
     width = render.terminal_columns() - 2  # once: argparse builds a formatter for every add_argument
-    prog = command()  # the help names the command the student typed
+    # The help names the command the student typed (checks.shell knows how it was started).
+    prog = for_platform(os.name == "nt", Path("."), Invocation.current()).selfcheck()
     p = _Parser(
         prog=prog,
         formatter_class=lambda prog: argparse.HelpFormatter(prog, width=width),

@@ -249,7 +249,7 @@ def test_a_new_student_follows_the_fixes_to_a_working_tunnel(site: Site, user, s
     # 3. Name resolution for the test, then a real login with the key, no password.
     config = user.home / ".ssh" / "config"
     config.write_text(f"Host dsmlp-login.ucsd.edu\n    HostName 127.0.0.1\n    Port {sshd.port}\n")
-    os_chmod_600(config)
+    config.chmod(0o600)
     user.chown(config)
     login = _report(user, "--side", "laptop", "--live", "--only", "ssh.login", "--user", user.name)
     assert login["ssh.login"]["status"] == "pass", login
@@ -307,12 +307,6 @@ def test_a_new_student_follows_the_fixes_to_a_working_tunnel(site: Site, user, s
         if tunnel is not None:
             stop_process(tunnel)
         server.stop()
-
-
-def os_chmod_600(path: Path) -> None:
-    import os
-
-    os.chmod(path, 0o600)
 
 
 def subprocess_run(argv: List[str], env: Dict[str, str]):  # type: ignore[no-untyped-def]
