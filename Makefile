@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (see README.md):
-#   make book   build the book into _build/html
+#   make book   build the book into _build/html (make book SITE=<name>: for sites/<name>/)
 #   make test   run every test (installs the system components the tests need)
 # Both create .venv on first use and reinstall only when requirements change.
 
@@ -8,6 +8,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
+# The cluster the book is built for: a folder sites/<name>/ (default: course_site in _config.yml).
+SITE ?=
 
 .PHONY: book test lint system-deps pyz bench lock clean preview
 
@@ -25,7 +27,7 @@ $(STAMP): requirements.txt pyproject.toml
 # still fails. The execution cache (_build/.jupyter_cache) is kept, so it stays quick.
 book: $(STAMP)
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
-	$(BIN)/jupyter-book build . $(JB_FLAGS) || { cat _build/html/reports/*.err.log 2>/dev/null; exit 1; }
+	COURSE_SITE=$(SITE) $(BIN)/jupyter-book build . $(JB_FLAGS) || { cat _build/html/reports/*.err.log 2>/dev/null; exit 1; }
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
 # The book with live reload while you edit it (in-process rebuilds; bench/book_preview.py).
@@ -33,7 +35,7 @@ preview: $(STAMP)
 	$(BIN)/python scripts/preview.py
 
 pyz: $(STAMP)
-	$(BIN)/python scripts/build_pyz.py _build/html/selfcheck.pyz
+	COURSE_SITE=$(SITE) $(BIN)/python scripts/build_pyz.py _build/html/selfcheck.pyz
 
 system-deps:
 	@scripts/system-deps.sh

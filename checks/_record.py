@@ -29,6 +29,7 @@ else:
 
 if TYPE_CHECKING:
     _T = TypeVar("_T")
+    _R = TypeVar("_R", bound="Record")
 
     def Factory(*, factory: Callable[[], _T]) -> _T:
         """For type checkers: `x: T = Factory(factory=make)` is a field whose default is `make()`."""
@@ -117,7 +118,7 @@ class Record:
         shown = ", ".join(f"{f}={self.__dict__[f]!r}" for f in self._fields if f not in self._hidden)
         return f"{type(self).__name__}({shown})"
 
-    def replace(self, **changes: Any) -> Record:
+    def replace(self: _R, **changes: Any) -> _R:
         """A copy with some fields changed."""
         values = {f: self.__dict__[f] for f in self._fields}
         values.update(changes)

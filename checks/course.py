@@ -36,6 +36,7 @@ FALLBACK = "methodology-1"
 EMBEDDED = "_course.txt"  # inside selfcheck.pyz, beside this module
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _ID_RE = r"[a-z0-9][a-z0-9._-]*"
+_SITE_RE = r"[a-z0-9][a-z0-9_-]{0,63}"
 
 
 class Course(Record):
@@ -44,6 +45,7 @@ class Course(Record):
     assignment: str
     docs_url: str = ""
     source: str = ""
+    site: str = "dsmlp"  # the cluster: sites/<site>/site.toml (see checks/site.py)
 
 
 def docs_address(url: str) -> str:
@@ -53,7 +55,8 @@ def docs_address(url: str) -> str:
 
 
 def read_config_yml(text: str) -> Dict[str, str]:
-    """`course_assignment` (under sphinx: config:) and `baseurl` (under html:) from `_config.yml`.
+    """`course_assignment` and `course_site` (under sphinx: config:) and `baseurl` (under html:)
+    from `_config.yml`.
 
     A reader for plain `key: value` lines only, enough for these two scalars without a YAML
     library (the checker uses the standard library alone). The book build compares what it
@@ -77,6 +80,8 @@ def read_config_yml(text: str) -> Dict[str, str]:
             continue
         if path == ("sphinx", "config", "course_assignment"):
             found["course_assignment"] = value
+        elif path == ("sphinx", "config", "course_site"):
+            found["course_site"] = value
         elif path == ("html", "baseurl"):
             found["baseurl"] = value
     return found
@@ -105,9 +110,18 @@ def parse_embedded(text: str) -> Dict[str, str]:
     return values
 
 
-def embedded_text(assignment: str, docs_url: str) -> str:
+def embedded_text(assignment: str, docs_url: str, site: str = "dsmlp") -> str:
     """What `scripts/build_pyz.py` writes into the single file."""
-    return f"assignment={assignment}\ndocs_url={docs_address(docs_url)}\n"
+    return f"assignment={assignment}\ndocs_url={docs_address(docs_url)}\nsite={site}\n"
+
+
+SITE_VARIABLE = "COURSE_SITE"  # `make book SITE=<name>` sets it for the build (a clone only)
+
+
+def site_override(environ: Optional[Dict[str, str]] = None) -> str:
+    """The site a build or a clone was asked for with COURSE_SITE, or "" (ignored when not a name)."""
+    value = (os.environ if environ is None else environ).get(SITE_VARIABLE, "").strip()
+    return value if re.fullmatch(_SITE_RE, value) else ""
 
 
 _CACHE: Dict[str, Course] = {}
@@ -128,18 +142,22 @@ def _find() -> Course:
     if raw:
         values = parse_embedded(raw.decode("utf-8", errors="replace"))
         assignment = values.get("assignment", "")
+        site = values.get("site", "")
         if re.fullmatch(_ID_RE, assignment):
             return Course(assignment, docs_address(values.get("docs_url", "")),
-                          "the course setting built into this single file")
+                          "the course setting built into this single file",
+                          site if re.fullmatch(_SITE_RE, site) else "dsmlp")
     config = os.path.join(os.path.dirname(_HERE), "_config.yml")
     try:
         if os.path.isfile(config) and os.path.getsize(config) < 1 << 20:
             with open(config, encoding="utf-8", errors="replace") as handle:
                 values = read_config_yml(handle.read())
             assignment = values.get("course_assignment", "")
+            site = site_override() or values.get("course_site", "")
             if re.fullmatch(_ID_RE, assignment):
                 return Course(assignment, docs_address(values.get("baseurl", "")),
-                              "the course setting, course_assignment in _config.yml")
+                              "the course setting, course_assignment in _config.yml",
+                              site if re.fullmatch(_SITE_RE, site) else "dsmlp")
     except OSError:
         pass
-    return Course(FALLBACK, "", "the package's default (no course setting found)")
+    return Course(FALLBACK, "", "the package's default (no course setting found)", site_override() or "dsmlp")

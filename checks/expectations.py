@@ -12,8 +12,9 @@ import os
 import re
 from pathlib import Path
 
-from ._record import Record
+from ._record import Factory, Record
 from .course import FALLBACK, docs_address, setting
+from .site import Site, SiteError, load_site
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -45,14 +46,16 @@ class Expectations(Record):
     id: str
     title: str
     checks: Tuple[str, ...]
-    login_host: str = "dsmlp-login.ucsd.edu"
-    launch_script: str = "launch-scipy-ml.sh"
-    gpu_launch_script: str = "launch-scipy-ml-gpu.sh"
+    # The cluster's values come from its site file (checks/site.py); an assignment may name
+    # its site (`site = "<name>"`) and, rarely, override one of them ([server], [tunnel]).
+    login_host: str = ""
+    launch_script: str = ""
+    gpu_launch_script: str = ""
     key_types: Tuple[str, ...] = ("ed25519", "ecdsa", "rsa")
     min_rsa_bits: int = 2048
     recommended_rsa_bits: int = 3072
     local_port: int = 8889
-    forward_host: str = "127.0.0.1"
+    forward_host: str = ""  # "": the site's (127.0.0.1 on the login node, or the URL's compute node)
     cpus: float = 2
     memory_gb: float = 8
     gpus: int = 0
@@ -62,6 +65,12 @@ class Expectations(Record):
     points: Tuple[Tuple[str, float], ...] = ()  # (check id or area, points for each such check)
     docs_url: str = ""
     source: str = ""
+    site: Site = Factory(factory=lambda: load_site())
+
+    def forward_to(self, url_host: str = "") -> str:
+        """Where the tunnel forwards, seen from the login node (`<node>` when the URL is not known
+        on a site whose Jupyter runs on a compute node)."""
+        return self.forward_host or self.site.forward_host(url_host)
 
     def points_for(self, check_id: str) -> float:
         """What one check is worth: the most specific entry of `points` that names it, else 1."""
@@ -77,11 +86,11 @@ class Expectations(Record):
         cpus = self.cpus if cpus is None else cpus
         memory_gb = self.memory_gb if memory_gb is None else memory_gb
         gpus = self.gpus if gpus is None else gpus
-        script = self.gpu_launch_script if gpus else self.launch_script
-        parts = [script, "-c", _num(cpus), "-m", _num(memory_gb)]
-        if gpus and gpus != 1:
-            parts += ["-g", str(gpus)]
-        return " ".join(parts)
+        site = self.site
+        if not site.slurm:
+            site = site.replace(launch_script=self.launch_script or site.launch_script,
+                                gpu_launch_script=self.gpu_launch_script or site.gpu_launch_script)
+        return site.launch_command(cpus, memory_gb, gpus)
 
 
 def _num(value: float) -> str:
@@ -95,12 +104,14 @@ _SCHEMA: Dict[str, Dict[str, Tuple[Tuple[type, ...], bool, str, str]]] = {
         "title": ((str,), True, "the assignment's title", "title"),
         "checks": ((list,), True, "a list of check ids or areas, such as [\"ssh\", \"tunnel\"]", "checks"),
         "docs_url": ((str,), False, "the address of the published book (with or without the final /)", "docs_url"),
+        "site": ((str,), False, "the cluster, a site name such as \"dsmlp\" (default: the course's site); "
+                                "the login host, launch commands and tunnel come from its site file", "site"),
         "points": ((dict,), False, "a table of check id or area = points for each such check, such as "
                                    "{ ssh = 2, \"tunnel.token\" = 3 } (every other check is worth 1)", "points"),
     },
     "server": {
-        "login_host": ((str,), True, "a host name such as \"dsmlp-login.ucsd.edu\"", "login_host"),
-        "launch_script": ((str,), True, "the launch script's name", "launch_script"),
+        "login_host": ((str,), False, "a host name (default: the site's login host)", "login_host"),
+        "launch_script": ((str,), False, "the launch script's name (default: the site's)", "launch_script"),
         "gpu_launch_script": ((str,), False, "the GPU launch script's name", "gpu_launch_script"),
     },
     "ssh": {
@@ -109,8 +120,8 @@ _SCHEMA: Dict[str, Dict[str, Tuple[Tuple[type, ...], bool, str, str]]] = {
         "recommended_rsa_bits": ((int,), False, "a whole number of bits", "recommended_rsa_bits"),
     },
     "tunnel": {
-        "local_port": ((int,), True, "a port number from 1024 to 65535", "local_port"),
-        "forward_host": ((str,), True, "the host the tunnel forwards to, such as \"127.0.0.1\"",
+        "local_port": ((int,), False, "a port number from 1024 to 65535 (default: the site's)", "local_port"),
+        "forward_host": ((str,), False, "the host the tunnel forwards to (default: the site's)",
                          "forward_host"),
     },
     "resources": {
@@ -173,18 +184,19 @@ def load_file(path: Union[str, Path]) -> Expectations:
     return parse(decode(raw)[0], source=str(path))
 
 
-_LOADED: Dict[Tuple[str, bytes], Expectations] = {}  # a shipped assignment, validated once per process
+_LOADED: Dict[Tuple[str, bytes, str], Expectations] = {}  # a shipped assignment, validated once per process
 
 
 def _load_shipped(name: str, shipped: bytes) -> Expectations:
-    known = _LOADED.get((name, shipped))
+    key = (name, shipped, setting().site)  # the same file inherits another site in another course
+    known = _LOADED.get(key)
     if known is not None:
         return known
     cache = f"__pycache__/{name}.toml.marshal"
     data = _cached(_read_shipped(cache), shipped)
     if data is None:
         data = _decode(shipped, f"{name}.toml")
-    loaded = _LOADED[(name, shipped)] = validate(data, source=f"{name}.toml")
+    loaded = _LOADED[key] = validate(data, source=f"{name}.toml")
     return loaded
 
 
@@ -198,69 +210,31 @@ def _read_shipped(relative: str) -> Optional[bytes]:
         return None
 
 
-# Parsing TOML means importing tomllib (and typing, string, datetime with it): about a third of a
-# bare interpreter's start. So selfcheck.pyz, the single file students run, carries each shipped
-# assignment's parsed table beside it, the way Python keeps bytecode (__pycache__), written when
-# the file is built (scripts/build_pyz.py) and used only when made from exactly the same bytes.
-# Nothing is ever written at run time: an installed package or a clone parses the TOML.
-_CACHE_FORMAT = 1
+# The single file carries each shipped assignment's parsed table (checks/tomlfile.py): a run of
+# selfcheck.pyz parses no TOML. Nothing is ever written at run time.
 
 
 def cache_blob(raw: bytes, data: Optional[Dict[str, Any]] = None) -> bytes:
     """The cache entry for a shipped assignment's bytes and their parsed table (parsed here when
     not given; raises ExpectationsError if invalid, ValueError if not marshal-able)."""
-    import marshal
+    from .tomlfile import cache_blob as blob
 
-    return marshal.dumps((_CACHE_FORMAT, raw, _decode(raw, "<assignment>") if data is None else data))
+    return blob(raw, _decode(raw, "<assignment>") if data is None else data)
 
 
 def _cached(blob: Optional[bytes], raw: bytes) -> Optional[Dict[str, Any]]:
-    import marshal
+    from .tomlfile import cached
 
-    try:
-        fmt, source, data = marshal.loads(blob or b"")
-    except (ValueError, EOFError, TypeError):
-        return None
-    return data if fmt == _CACHE_FORMAT and source == raw and isinstance(data, dict) else None
-
-
-def _toml() -> Any:
-    """The TOML reader: the standard library's `tomllib` on Python 3.11+, `tomli` before that
-    (`selfcheck.pyz` bundles it, so the single file works on Python 3.9 with nothing installed)."""
-    try:
-        import tomllib  # type: ignore[import-not-found, unused-ignore]  # mypy targets 3.10, tomllib is 3.11+
-
-        return tomllib
-    except ImportError:  # pragma: no cover - Python 3.9/3.10 only
-        pass
-    try:
-        import tomli
-
-        return tomli
-    except ImportError:
-        raise ExpectationsError(
-            "this Python is older than 3.11 and has no TOML reader: install one with "
-            "'python3 -m pip install --user tomli', or run the single file 'python3 selfcheck.pyz', "
-            "which carries its own"
-        ) from None
+    return cached(blob, raw)
 
 
 def _decode(raw: Union[bytes, str], source: str) -> Dict[str, Any]:
-    toml = _toml()
-    if isinstance(raw, bytes):
-        from .files import decode
+    from .tomlfile import TomlProblem, decode
 
-        text = decode(raw)[0]
-    else:
-        text = raw
     try:
-        table: Dict[str, Any] = toml.loads(text)
-        return table
-    except toml.TOMLDecodeError as exc:
-        raise ExpectationsError(f"{source}: not valid TOML: {exc}") from None
-    except (RecursionError, MemoryError):
-        raise ExpectationsError(f"{source}: nested too deeply to be an expectations file "
-                                "(arrays or tables inside each other, hundreds deep)") from None
+        return decode(raw, source, "an expectations file")
+    except TomlProblem as exc:
+        raise ExpectationsError(str(exc)) from None
 
 
 def parse(raw: Union[bytes, str], source: str = "<expectations>") -> Expectations:
@@ -270,35 +244,23 @@ def parse(raw: Union[bytes, str], source: str = "<expectations>") -> Expectation
 
 def validate(data: Mapping[str, Any], source: str = "<expectations>") -> Expectations:
     """Check a parsed table against the schema and build `Expectations`."""
+    from ._schema import walk
+
     values: Dict[str, Any] = {"source": source}
-    problems: List[str] = []
-    for key in data:
-        if key not in _SCHEMA and key not in _SCHEMA[""]:
-            problems.append(f"unknown key {_short(key)} (known: {', '.join(_known(''))})")
-    for section, keys in _SCHEMA.items():
-        table: Mapping[str, Any] = data if section == "" else data.get(section, {})
-        where = f"[{section}]" if section else "the top level"
-        if not isinstance(table, dict):
-            problems.append(f"{section!r} must be a table ([{section}])")
-            continue
-        for key in table:
-            if section and key not in keys:
-                problems.append(f"unknown key {section}.{_short(key)[1:-1]} in {where} (known: {', '.join(_known(section))})")
-        for key, (types, required, expected, attr) in keys.items():
-            name = f"{section}.{key}" if section else key
-            if key not in table:
-                if required:
-                    problems.append(f"missing {name}: expected {expected}")
-                continue
-            value = table[key]
-            if isinstance(value, bool) or not isinstance(value, types):
-                problems.append(f"{name} is {_describe(value)}: expected {expected}")
-                continue
-            values[attr] = value
+    problems = walk(data, _SCHEMA, values)
     if not problems:
         problems = _semantic_problems(values)
     if problems:
         raise ExpectationsError(f"{source}: " + "; ".join(problems))
+    try:
+        site = load_site(values.pop("site", None))
+    except SiteError as exc:
+        raise ExpectationsError(f"{source}: site: {exc}") from None
+    values["site"] = site
+    values.setdefault("login_host", site.login_host)
+    values.setdefault("launch_script", site.launch_script)
+    values.setdefault("gpu_launch_script", site.gpu_launch_script)
+    values.setdefault("local_port", site.local_port)
     values["checks"] = tuple(values["checks"])
     values["key_types"] = tuple(values["key_types"])
     values["packages"] = tuple(sorted(values.get("packages", {}).items()))
@@ -339,7 +301,9 @@ def _semantic_problems(values: Dict[str, Any]) -> List[str]:
             problems.append(f"{name} is {_short(number)}: expected {expected}")
     if "recommended_rsa_bits" in values and values["recommended_rsa_bits"] < values["min_rsa_bits"]:
         problems.append("ssh.recommended_rsa_bits is below ssh.min_rsa_bits: expected at least as many bits")
-    if not 1 <= values["local_port"] <= 65535:
+    if "local_port" not in values:
+        pass
+    elif not 1 <= values["local_port"] <= 65535:
         problems.append(f"tunnel.local_port is {_short(values['local_port'])}: expected a port from 1024 to 65535")
     elif values["local_port"] < 1024:
         problems.append(f"tunnel.local_port is {values['local_port']}: expected 1024 or more "
@@ -352,6 +316,9 @@ def _semantic_problems(values: Dict[str, Any]) -> List[str]:
         if key in values and not re.fullmatch(_SCRIPT_RE, values[key]):
             problems.append(f"server.{key} is {_short(values[key])}: expected a script name or path "
                             "(letters, digits, '.', '_', '/', '+' and '-', not starting with '-')")
+    if "site" in values and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", values["site"]):
+        problems.append(f"site is {_short(values['site'])}: expected a site's name, such as \"dsmlp\" "
+                        "(a folder sites/<name>/)")
     if values.get("docs_url") and not re.fullmatch(r"https?://[\x21-\x7e]{1,500}", values["docs_url"]):
         problems.append(f"docs_url is {_short(values['docs_url'])}: expected an http(s) address")
     problems += _list_problems("checks", values["checks"], "check ids or areas (strings)")
@@ -411,30 +378,19 @@ def _list_problems(name: str, items: List[Any], expected: str) -> List[str]:
 
 
 def _short(value: Any) -> str:
-    """A value as a message can quote it: repr() (control characters escaped), cut short."""
-    try:
-        text = repr(value)
-    except RecursionError:  # pragma: no cover - the parser refuses what is this deep
-        text = "a deeply nested value"
-    return text if len(text) <= 60 else text[:57] + "..."
+    from ._schema import short
 
-
-def _known(section: str) -> List[str]:
-    if section:
-        return list(_SCHEMA[section])
-    return list(_SCHEMA[""]) + [f"[{s}]" for s in _SCHEMA if s]
+    return short(value)
 
 
 def _describe(value: Any) -> str:
-    kinds = {bool: "a boolean", int: "a whole number", float: "a number", str: "a string",
-             list: "a list", dict: "a table"}
-    return f"{kinds.get(type(value), type(value).__name__)} ({_short(value)})"
+    from ._schema import describe
+
+    return describe(value)
 
 
 def schema_rows() -> List[Tuple[str, str, bool]]:
     """(key, what is expected, required) for every key: the instructor guide's table."""
-    rows = []
-    for section, keys in _SCHEMA.items():
-        for key, (_types, required, expected, _attr) in keys.items():
-            rows.append((f"{section}.{key}" if section else key, expected, required))
-    return rows
+    from ._schema import rows
+
+    return rows(_SCHEMA)

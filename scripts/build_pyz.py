@@ -55,10 +55,12 @@ def _bytecode(source: bytes, arcname: str) -> bytes:
         + marshal.dumps(code)
 
 
-def build(dest: Path, assignment: Optional[str] = None, docs_url: Optional[str] = None) -> Path:
+def build(dest: Path, assignment: Optional[str] = None, docs_url: Optional[str] = None,
+          site: Optional[str] = None) -> Path:
     """Write the archive to `dest` and return its path.
 
-    `assignment` and `docs_url` are the course setting it carries (default: `_config.yml`'s).
+    `assignment`, `docs_url` and `site` are the course setting it carries (default: `_config.yml`'s,
+    and COURSE_SITE for the site, as `make book SITE=<name>` sets it).
     """
     import tomli  # the pure-Python TOML reader for Python < 3.11
 
@@ -66,6 +68,8 @@ def build(dest: Path, assignment: Optional[str] = None, docs_url: Optional[str] 
     try:
         from checks import course
         from checks.expectations import cache_blob, load
+        from checks.site import SiteError, load_site
+        from checks.tomlfile import cache_blob as toml_cache_blob
     finally:
         sys.path.remove(str(ROOT))
     config = ROOT / "_config.yml"
@@ -74,6 +78,12 @@ def build(dest: Path, assignment: Optional[str] = None, docs_url: Optional[str] 
     docs_url = setting.get("baseurl", "") if docs_url is None else docs_url
     if load(assignment).source != f"{assignment}.toml":  # raises ExpectationsError for an unknown id
         raise SystemExit(f"the course setting {assignment!r} is not a file in checks/assignments/")
+    site = site or course.site_override() or setting.get("course_site") or "dsmlp"
+    try:
+        chosen = load_site(site)
+    except SiteError as exc:
+        raise SystemExit(f"the course's site: {exc}") from None
+    site_bytes = Path(chosen.source).read_bytes()
 
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +98,10 @@ def build(dest: Path, assignment: Optional[str] = None, docs_url: Optional[str] 
                 zf.writestr(info, data)
 
             add("__main__.py", MAIN.encode())
-            add(f"checks/{course.EMBEDDED}", course.embedded_text(assignment, docs_url).encode())
+            add(f"checks/{course.EMBEDDED}", course.embedded_text(assignment, docs_url, chosen.name).encode())
+            # The cluster it checks against, and its parsed table (no TOML parser at run time).
+            add("checks/_site.toml", site_bytes)
+            add("checks/__pycache__/_site.toml.marshal", toml_cache_blob(site_bytes))
             tomli_dir = Path(tomli.__file__).resolve().parent
             for path, arcname in [*_files(ROOT / "checks", "checks"), *_files(tomli_dir, "tomli")]:
                 data = path.read_bytes()

@@ -240,7 +240,7 @@ def test_a_new_assignment_end_to_end(tmp_path: Path) -> None:
     pyz = tmp_path / "selfcheck.pyz"
     shutil.copy(html / "selfcheck.pyz", pyz)
     carried = zipfile.ZipFile(pyz).read("checks/_course.txt").decode()
-    assert carried == f"assignment=lab-gpu\ndocs_url={BASEURL}/\n"
+    assert carried == f"assignment=lab-gpu\ndocs_url={BASEURL}/\nsite=dsmlp\n"
     check = subprocess.run([sys.executable, str(pyz), "validate", str(src / "checks" / "assignments" / "lab-gpu.toml")],
                            capture_output=True, text=True, timeout=60)
     assert check.returncode == 0 and "24 scored checks" in check.stdout and "41 points" in check.stdout, check

@@ -137,7 +137,8 @@ def _user_option(w: World) -> List[str]:
 
 
 def _host_option(w: World) -> List[str]:
-    exp = GOOD.replace('login_host = "dsmlp-login.ucsd.edu"', f'login_host = "-oProxyCommand=touch {w.mark("host")}"')
+    exp = GOOD + f'\n[server]\nlogin_host = "-oProxyCommand=touch {w.mark("host")}"\n'
+    assert "[server]" not in GOOD
     return ["--expectations", _expectations(w, exp), "--side", "laptop", "--live"]
 
 

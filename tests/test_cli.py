@@ -60,14 +60,14 @@ def test_usage_errors_exit_2_with_a_message(args, message) -> None:
 
 @pytest.mark.parametrize("edit, message", [
     (lambda t: "surprise = 1\n" + t, "unknown key 'surprise'"),
-    (lambda t: t.replace("[tunnel]", "[tunnel]\nlocal_prot = 1"), "unknown key tunnel.local_prot"),
+    (lambda t: t + "\n[tunnel]\nlocal_prot = 1\n", "unknown key tunnel.local_prot"),
     (lambda t: t.replace("cpus = 2", 'cpus = "two"'), "resources.cpus is a string ('two'): expected a number of CPUs"),
     (lambda t: t.replace("gpus = 0", "gpus = 0.5"), "resources.gpus is a number (0.5): expected a whole number"),
-    (lambda t: t.replace("local_port = 8889\n", ""), "missing tunnel.local_port: expected a port number"),
+    (lambda t: t.replace('title = "Methodology Assignment 1"\n', ""), "missing title: expected the assignment's title"),
     (lambda t: t.replace('id = "methodology-1"\n', ""), "missing id"),
     (lambda t: t.replace("min_rsa_bits = 2048", "min_rsa_bits = 512"), "ssh.min_rsa_bits is 512: expected at least 1024"),
     (lambda t: t.replace('"ecdsa", ', '"dsa", '), "ssh.key_types holds 'dsa'"),
-    (lambda t: t.replace("local_port = 8889", "local_port = 80"), "tunnel.local_port is 80: expected 1024 or more"),
+    (lambda t: t + "\n[tunnel]\nlocal_port = 80\n", "tunnel.local_port is 80: expected 1024 or more"),
     (lambda t: t.replace("cpus = 2", "cpus = true"), "resources.cpus is a boolean (True)"),
     (lambda t: t + "\n[[oops\n", "not valid TOML"),
     (lambda t: t.replace("[resources]", "resources = 3\n[resourcez]"), "unknown key 'resourcez'"),

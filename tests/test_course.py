@@ -51,6 +51,7 @@ def _copy(tmp_path: Path, assignment: str, baseurl: str = "") -> Path:
     src = tmp_path / "course"
     shutil.copytree(ROOT / "checks", src / "checks", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "scripts", src / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "sites", src / "sites")
     (src / "checks" / "assignments" / "lab-x.toml").write_text(NEW)
     config = (ROOT / "_config.yml").read_text()
     config = config.replace(f"course_assignment: {course.setting().assignment}", f"course_assignment: {assignment}")

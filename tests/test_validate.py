@@ -28,10 +28,12 @@ def test_the_course_assignment_is_valid() -> None:
 
 
 @pytest.mark.parametrize("change, said", [
-    (lambda t: t.replace("[server]", "colour = 1\n[server]"), "unknown key 'colour'"),
-    (lambda t: t.replace("\n[server]", '\npoints = { ssh = -1 }\n[server]'), "points.ssh"),
-    (lambda t: t.replace("\n[server]", '\npoints = { ssh = nan }\n[server]'), "points.ssh"),
-    (lambda t: t.replace("\n[server]", '\npoints = { "ssh.telepathy" = 2 }\n[server]'), "points names no check|ssh.telepathy"),
+    (lambda t: t.replace("[ssh]", "colour = 1\n[ssh]"), "unknown key 'colour'"),
+    (lambda t: t.replace("\n[ssh]", '\npoints = { ssh = -1 }\n[ssh]'), "points.ssh"),
+    (lambda t: t.replace("\n[ssh]", '\npoints = { ssh = nan }\n[ssh]'), "points.ssh"),
+    (lambda t: t.replace("\n[ssh]", '\npoints = { "ssh.telepathy" = 2 }\n[ssh]'), "points names no check|ssh.telepathy"),
+    (lambda t: t.replace("\n[ssh]", '\nsite = "atlantis"\n[ssh]'), "site: no site called 'atlantis'"),
+    (lambda t: t.replace("\n[ssh]", '\nsite = "-x"\n[ssh]'), "site is '-x'"),
     (lambda t: _checks(t, '["ssh", "tunnel.teleport"]'), "checks names no check|tunnel.teleport"),
     (lambda t: _checks(t, "[]"), "checks is empty"),
     (lambda t: t + "\n[[", "not valid TOML"),

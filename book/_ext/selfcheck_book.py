@@ -161,7 +161,7 @@ def _write_pyz(app: Sphinx, exception: Optional[Exception]) -> None:
     finally:
         sys.path.remove(str(ROOT / "scripts"))
     build(Path(app.outdir) / "selfcheck.pyz", assignment=app.config.course_assignment,
-          docs_url=app.config.html_baseurl or "")
+          docs_url=app.config.html_baseurl or "", site=app.config.course_site)
 
 
 def _course_setting(app: Sphinx, config: Config) -> None:
@@ -171,8 +171,13 @@ def _course_setting(app: Sphinx, config: Config) -> None:
     library has no YAML): when the two readings differ, the build stops instead of shipping a
     single file that grades another assignment than the book shows.
     """
-    from checks import course, expectations
+    from checks import course, expectations, site
 
+    chosen = course.site_override() or config.course_site
+    try:
+        config.course_site = site.load_site(chosen).name
+    except site.SiteError as exc:
+        raise ConfigError(f"course_site: {exc}") from None
     name = config.course_assignment
     try:
         exp = expectations.load(name)
@@ -183,7 +188,12 @@ def _course_setting(app: Sphinx, config: Config) -> None:
                           f"checks/assignments/{name}.toml, so that the single file carries it")
     yml = Path(app.srcdir) / "_config.yml"
     if yml.is_file():
-        read = course.read_config_yml(yml.read_text(encoding="utf-8")).get("course_assignment", course.FALLBACK)
+        values = course.read_config_yml(yml.read_text(encoding="utf-8"))
+        read = values.get("course_assignment", course.FALLBACK)
+        if (course.site_override() or values.get("course_site", "dsmlp")) != config.course_site:
+            raise ConfigError(f"course_site: Sphinx reads {config.course_site!r} but the checker reads "
+                              f"{values.get('course_site')!r} from _config.yml: write it as one plain line "
+                              "'course_site: <name>' under 'sphinx:' -> 'config:'")
         if read != name:
             raise ConfigError(f"course_assignment: Sphinx reads {name!r} but the checker reads {read!r} from "
                               "_config.yml: write it as one plain line 'course_assignment: <id>' under "
@@ -248,6 +258,7 @@ def setup(app: Sphinx) -> dict:
 
     app.add_config_value("course_help_url", "", "env")
     app.add_config_value("course_assignment", FALLBACK, "env", types=[str])
+    app.add_config_value("course_site", "dsmlp", "env", types=[str])
     app.connect("config-inited", _course_setting)
     app.add_directive("selfcheck-troubleshooting", SelfcheckTroubleshooting)
     app.add_directive("expectations-table", ExpectationsTable)

@@ -121,13 +121,17 @@ def parse_url(text: Optional[str]) -> ParsedUrl:
 
 
 def tunnel_command(ctx: Context, remote_port: object = "<port>", user: str = "",
-                   local_port: Optional[int] = None) -> str:
+                   local_port: Optional[int] = None, node: str = "") -> str:
     """The ssh command that forwards a local port to the server's Jupyter through the login host
-    (the assignment's local port unless another is given; placeholders for what is not known)."""
+    (the assignment's local port unless another is given; placeholders for what is not known).
+
+    The forward's target is the site's (checks/site.py): 127.0.0.1 on the login node, or the
+    compute node that the Jupyter URL names (`node`).
+    """
     exp = ctx.expectations
     local = exp.local_port if local_port is None else local_port
     who = f"{user}@" if user else "<username>@"
-    return f"ssh -N -L {local}:{exp.forward_host}:{remote_port} {who}{exp.login_host}"
+    return f"ssh -N -L {local}:{exp.forward_to(node)}:{remote_port} {who}{exp.login_host}"
 
 
 def local_addresses(ctx: Context, user: str) -> Tuple[str, str]:
