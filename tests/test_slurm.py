@@ -193,6 +193,10 @@ def test_a_url_at_the_root_is_right_on_a_slurm_site() -> None:
     no_host = parse_url(f"http://:8888/lab?token={TOKEN}", hpc).problems
     assert any("http://node042..." in p for p in no_host) and not any("dsmlp" in p for p in no_host)
     assert any("http://dsmlp-login..." in p for p in parse_url(f"http://:1/user/a/?token={TOKEN}", dsmlp).problems)
+    # Jupyter also prints an http://127.0.0.1:... line: the node's own loopback, useless through the login node
+    loopback = parse_url(f"http://127.0.0.1:8888/lab?token={TOKEN}", hpc).problems
+    assert any("the compute node's own loopback" in p and "http://node042:" in p for p in loopback)
+    assert parse_url(f"http://127.0.0.1:8888/user/a/?token={TOKEN}", dsmlp).ok
 
 
 def test_the_url_check_prints_the_tunnel_to_the_node() -> None:

@@ -98,6 +98,9 @@ def parse_url(text: Optional[str], site: Optional["Site"] = None) -> ParsedUrl:
         problems.append("the host name in the URL is not a host name (letters, digits, '.' and '-'); copy the whole "
                         f"URL {printed} printed")
         host = ""
+    if host in ("localhost", "127.0.0.1", "::1") and site is not None and site.tunnel_target == "node":
+        problems.append(f"the URL names {host}, the compute node's own loopback, which a tunnel through the login node "
+                        f"cannot reach: copy the line that names the node (like http://{site.example_node}:...)")
     path = unquote(parts.path or "/", errors="replace")
     user, base, view = "", "/", ""
     match = re.match(r"^/user/([^/]+)/?(.*)$", path)
