@@ -247,3 +247,24 @@ def test_explain_speaks_the_site() -> None:
     match = channel.regex.search(channel.example)
     assert match and channel.fix(match).commands == ("ssh -N -L 8889:<node>:<port> <username>@login.hpc.example.edu",)
     assert "squeue --me" in channel.heading
+
+
+@pytest.mark.parametrize("host, port, jump, same", [
+    ("node042", "8888", False, True),
+    ("node042.hpc.example.edu", "8888", False, True),  # the node's full name
+    ("NODE042", "8888", False, True),
+    ("node043", "8888", False, False),  # another node
+    ("node042", "8889", False, False),  # another port
+    ("127.0.0.1", "8888", False, False),  # the login node's own loopback: not the compute node
+    ("10.1.4.42", "8888", False, False),  # an address is not compared by its first label
+    ("localhost", "8888", True, True),  # ssh -J login node042 -L 8889:localhost:8888: seen from the node
+])
+def test_which_forwards_reach_the_urls_compute_node(host: str, port: str, jump: bool, same: bool) -> None:
+    """The comparison behind the stale-tunnel failure (its real cases are in test_tunnel_real.py)."""
+    from checks.areas import tunnel
+
+    ctx = make_ctx(side="laptop", exp=site_expectations("example-hpc"), url=f"http://node042:8888/lab?token={TOKEN}")
+    assert tunnel._same_target(ctx, host, port, jump=jump) is same
+    assert tunnel._jumps(["ssh", "-J", "jdoe@login", "node042"]) and not tunnel._jumps(["ssh", "-N", "-L", "1:h:2"])
+    dsmlp = make_ctx(side="laptop", exp=site_expectations("dsmlp"), url=f"http://x:{port}/user/a/?token={TOKEN}")
+    assert tunnel._same_target(dsmlp, "localhost", port) and tunnel._same_target(dsmlp, "127.0.0.1", port)

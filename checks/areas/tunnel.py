@@ -52,13 +52,19 @@ def _target(ctx: Context) -> Optional[Tuple[str, str]]:
     return ctx.expectations.forward_to(url.host), str(url.port)
 
 
-def _same_target(ctx: Context, host: str, port: str) -> bool:
+def _jumps(argv: List[str]) -> bool:
+    """Does this ssh go through a jump host (-J login node042): its forward is then seen from the node."""
+    return any(a.startswith("-J") or "proxyjump" in a.lower() for a in argv)
+
+
+def _same_target(ctx: Context, host: str, port: str, jump: bool = False) -> bool:
     """Does a tunnel's forward (host, port) reach the URL's server? The port must match; on a site
-    whose tunnel goes to a compute node the node must too (its short name, or the same address)."""
+    whose tunnel goes to a compute node the node must too (its short name, or the same address),
+    unless the ssh jumps through the login node to the node itself (then it forwards to its loopback)."""
     want = _target(ctx)
     if want is None or port != want[1]:
         return want is None
-    if ctx.expectations.forward_host or ctx.expectations.site.tunnel_target != "node":
+    if ctx.expectations.forward_host or ctx.expectations.site.tunnel_target != "node" or jump:
         return True  # to the login node's own loopback: 127.0.0.1 and localhost alike
     have, need = host.lower().rstrip("."), want[0].lower().rstrip(".")
     if have == need or need == "<node>":
@@ -142,9 +148,10 @@ def _stale_tunnel(ctx: Context, port: int, pid: int) -> Optional[Verdict]:
     """A failure when the ssh holding the port forwards it elsewhere than the URL's server (another
     port, or on a Slurm site another compute node): an older tunnel, from another terminal, still
     holds the local port (the seed's second cause of "channel 2: open failed")."""
-    target = forward_of(command_line(ctx, pid), port)
+    argv = command_line(ctx, pid)
+    target = forward_of(argv, port)
     want = _target(ctx)
-    if target is None or want is None or _same_target(ctx, *target):
+    if target is None or want is None or _same_target(ctx, *target, jump=_jumps(argv)):
         return None
     host, old = target
     node = ctx.expectations.site.tunnel_target == "node" and not ctx.expectations.forward_host
@@ -244,11 +251,12 @@ def _forwarded_to(ctx: Context, port: int) -> List[str]:
     """Where the tunnel holding the port forwards, when its command line can be read: the two
     causes of "channel 2: open failed" (a stopped server, an older tunnel) are told apart by it."""
     owner = listener_owner(ctx, port)
-    target = forward_of(command_line(ctx, owner[0]), port) if owner else None
+    argv = command_line(ctx, owner[0]) if owner else []
+    target = forward_of(argv, port) if owner else None
     if owner is None or target is None:
         return []
     said = f"the tunnel on localhost:{port} is ssh (process {owner[0]}), forwarding to {target[0]}:{target[1]}"
-    if _target(ctx) is not None and _same_target(ctx, *target):
+    if _target(ctx) is not None and _same_target(ctx, *target, jump=_jumps(argv)):
         return [f"{said}, your server's address in the URL: the server there has stopped, or its URL is an old one"]
     return [f"{said}: if that is not your server's current address, it is an older tunnel from another terminal: "
             "stop it (Ctrl+C there) and start the one for your server"]
