@@ -268,3 +268,25 @@ def test_which_forwards_reach_the_urls_compute_node(host: str, port: str, jump: 
     assert tunnel._jumps(["ssh", "-J", "jdoe@login", "node042"]) and not tunnel._jumps(["ssh", "-N", "-L", "1:h:2"])
     dsmlp = make_ctx(side="laptop", exp=site_expectations("dsmlp"), url=f"http://x:{port}/user/a/?token={TOKEN}")
     assert tunnel._same_target(dsmlp, "localhost", port) and tunnel._same_target(dsmlp, "127.0.0.1", port)
+
+
+def test_the_cli_in_a_job_on_the_slurm_site() -> None:
+    """`python -m checks` as a clone runs it on the compute node (COURSE_SITE names the site): it
+    finds the job by itself, reads the job's cgroup tree, and judges the assignment against it."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    tree = SLURM / "v2-job"
+    env = {**job_env("v2-job"), "COURSE_SITE": "example-hpc", "PYTHONPATH": str(ROOT), "HOME": "/nonexistent"}
+    proc = subprocess.run([sys.executable, "-m", "checks", "--only", "env.side,resources.cpus,resources.memory",
+                           "--procfs", str(tree / "proc"), "--sysfs", str(tree / "sys"), "--json"],
+                          env=env, capture_output=True, text=True, timeout=60, cwd=os.path.dirname(ROOT))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    results = {r["id"]: r for r in report["results"]}
+    assert report["side"] == "server" and "SLURM_JOB_ID=3385" in results["env.side"]["summary"]
+    assert results["resources.cpus"]["status"] == "pass" and results["resources.cpus"]["observed"]["cpuset"] == 8
+    assert results["resources.memory"]["observed"]["limit_bytes"] == 32 * GIB
