@@ -15,8 +15,8 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = {
-    "lessons/selfcheck-laptop.ipynb": "lessons/example-machines/laptop",
-    "lessons/selfcheck-server.ipynb": "lessons/example-machines/server",
+    "lessons/selfcheck-laptop.ipynb": "sites/dsmlp/machines/laptop",
+    "lessons/selfcheck-server.ipynb": "sites/dsmlp/machines/server",
 }
 
 

@@ -31,7 +31,7 @@ def book_sources() -> Dict[str, str]:
     out = {}
     for folder in ("lessons", "book"):
         for path in sorted((ROOT / folder).rglob("*.md")):
-            if "_ext" in path.parts or "example-machines" in path.parts:
+            if "_ext" in path.parts or "machines" in path.parts:
                 continue
             out[str(path.relative_to(ROOT))] = path.read_text(encoding="utf-8")
         for path in sorted((ROOT / folder).rglob("*.ipynb")):
