@@ -260,6 +260,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("course_assignment", FALLBACK, "env", types=[str])
     app.add_config_value("course_site", "dsmlp", "env", types=[str])
     app.connect("config-inited", _course_setting)
+    app.setup_extension("selfcheck_site")  # pages, notebooks and diagrams follow the course's site
     app.add_directive("selfcheck-troubleshooting", SelfcheckTroubleshooting)
     app.add_directive("expectations-table", ExpectationsTable)
     app.add_directive("expectations-schema", ExpectationsSchema)

@@ -65,7 +65,10 @@ def render(text: str, name: str, where: str, depth: int = 0) -> str:
             raise SiteTemplateError(f"{where}: {{{{ site.{key} }}}} is not a value of the site {name!r}; the "
                                     f"known keys are: {', '.join(sorted(values))} (add page-only text under [book] "
                                     f"in sites/{name}/site.toml)")
-        return values[key]
+        value = values[key]
+        if "{{" in value and depth < MAX_DEPTH:  # a [book] value may use other values
+            value = render(value, name, f"{where} ({{{{ site.{key} }}}})", depth + 1)
+        return value
 
     return TOKEN.sub(fill, text)
 
