@@ -79,6 +79,11 @@ class ExpectationsSchema(_MarkdownDirective):
         return pages.schema_markdown()
 
 
+class SiteSchema(_MarkdownDirective):
+    def markdown(self) -> str:
+        return pages.site_schema_markdown()
+
+
 class CourseHelp(_MarkdownDirective):
     """Where to ask: the link from `course_help_url`, or a plain note that it is not set."""
 
@@ -264,6 +269,7 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("selfcheck-troubleshooting", SelfcheckTroubleshooting)
     app.add_directive("expectations-table", ExpectationsTable)
     app.add_directive("expectations-schema", ExpectationsSchema)
+    app.add_directive("site-schema", SiteSchema)
     app.add_directive("course-help", CourseHelp)
     app.add_directive("assignment-grading", AssignmentGrading)
     app.add_directive("get-selfcheck", GetSelfcheck)

@@ -230,3 +230,13 @@ def schema_markdown() -> str:
     rows += [f"| {cell(code(key))} | {cell(text(what))} | {'yes' if required else 'no'} |"
              for key, what, required in schema_rows()]
     return "\n".join(rows)
+
+
+def site_schema_markdown() -> str:
+    """Every key of a site file (sites/<name>/site.toml), from the validator itself."""
+    from checks.site import schema_rows
+
+    rows = ["| key | expected | required |", "|---|---|---|"]
+    rows += [f"| {cell(code(key))} | {cell(text(what))} | {'yes' if required else 'no'} |"
+             for key, what, required in schema_rows()]
+    return "\n".join(rows)
