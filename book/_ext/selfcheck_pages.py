@@ -184,8 +184,9 @@ def expectations_markdown(assignment: Optional[str]) -> str:
     def uses(*prefixes: str) -> bool:
         return any(i == p or i.startswith(p + ".") for i in ids for p in prefixes)
 
-    script = code(exp.launch_script) + (f" (GPU: {code(exp.gpu_launch_script)})" if exp.gpus else "")
-    rows: List[Tuple[str, str]] = [("Login host", code(exp.login_host)), ("Launch script", script)]
+    rows: List[Tuple[str, str]] = [("Login host", code(exp.login_host))]
+    if exp.launch_script:  # a Slurm site has none: the launch command below says it all
+        rows.append(("Launch script", code(exp.launch_script) + (f" (GPU: {code(exp.gpu_launch_script)})" if exp.gpus else "")))
     if uses("resources.cpus"):
         rows.append(("CPUs", text(f"{exp.cpus:g}")))
     if uses("resources.memory"):
