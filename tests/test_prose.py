@@ -27,9 +27,9 @@ def seed_runs() -> Set[str]:
 
 
 def book_sources() -> Dict[str, str]:
-    """Every page's Markdown: the .md pages and the notebooks' Markdown cells."""
+    """Every page's Markdown: the .md pages, the sites' snippets and the notebooks' Markdown cells."""
     out = {}
-    for folder in ("lessons", "book"):
+    for folder in ("lessons", "book", "sites"):
         for path in sorted((ROOT / folder).rglob("*.md")):
             if "_ext" in path.parts or "machines" in path.parts:
                 continue
