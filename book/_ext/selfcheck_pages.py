@@ -241,3 +241,13 @@ def site_schema_markdown() -> str:
     rows += [f"| {cell(code(key))} | {cell(text(what))} | {'yes' if required else 'no'} |"
              for key, what, required in schema_rows()]
     return "\n".join(rows)
+
+
+def site_values_markdown(name: str) -> str:
+    """The values pages may write as {{ site.<key> }}, with this site's text."""
+    from checks.site import load_site
+
+    rows = ["| key | this site's value |", "|---|---|"]
+    rows += [f"| {cell(code('site.' + key))} | {cell(code(value) if value else '(empty)')} |"
+             for key, value in sorted(load_site(name).values().items())]
+    return "\n".join(rows)

@@ -27,7 +27,7 @@ from sphinx.application import Sphinx
 from sphinx.errors import SphinxError
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = re.compile(r"\{\{\s*(site\.[A-Za-z0-9_.]*|snippet\s*:\s*[^}\s]*)\s*\}\}")
+TOKEN = re.compile(r"\{\{\s*(site\.[A-Za-z0-9_.]*|snippet\s*:\s*[A-Za-z0-9_.-]*)\s*\}\}")
 NOTEBOOK_SITE_KEY = "example_site"  # notebook metadata: selfcheck.example_site
 MAX_DEPTH = 3
 
