@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Dict, List
 
@@ -73,6 +74,9 @@ def files_naming(html: Path, words: List[str]) -> List[str]:
     for path in sorted(html.rglob("*")):
         if path.is_file() and path.suffix in (".html", ".js", ".txt", ".md", ".ipynb", ".svg", ".json", ".inv", ""):
             text = path.read_text(encoding="utf-8", errors="replace")
+            if path.name == "objects.inv":  # Sphinx's inventory: four header lines, then zlib
+                raw = path.read_bytes().split(b"\n", 4)
+                text = b"\n".join(raw[:4]).decode() + "\n" + zlib.decompress(raw[4]).decode("utf-8", "replace")
             for match in pattern.finditer(text):
                 around = text[max(0, match.start() - 60):match.end() + 20]
                 found.append(f"{path.relative_to(html)}: {match.group(0)!r} in ...{around!r}")
@@ -88,6 +92,14 @@ def visible(path: Path) -> str:
 
 def test_every_site_has_a_book():
     assert DEFAULT in SITES and len(SITES) >= 2
+
+
+def test_the_leak_detector_sees_every_kind_of_file(built_book):
+    """What the test below reads: pages, downloadable sources, notebooks, search index, inventory."""
+    found = "\n".join(files_naming(built_book, ["dsmlp-login.ucsd.edu", "The campus cluster"]))
+    for kind in ("lessons/cluster.html", "_sources/lessons/cluster.md", "_sources/lessons/selfcheck-laptop.ipynb",
+                 "searchindex.js", "objects.inv", "_images/cluster-path.svg"):
+        assert kind + ":" in found, kind
 
 
 @pytest.mark.parametrize("name", SITES)
