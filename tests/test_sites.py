@@ -182,3 +182,26 @@ def test_bad_site_file_and_unknown_key_stop_the_build(tmp_path):
     proc = build(repo, tmp_path / "out2", "dsmlp")
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "lessons/setup.md" in out and "site.no_such_key" in out
+
+
+def test_templates_name_the_page_and_the_key():
+    """The page templating itself (book/_ext/selfcheck_site.py), without a build."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        import selfcheck_site as templating
+    finally:
+        sys.path.remove(str(ROOT / "book" / "_ext"))
+    out = templating.render("ssh {{ site.example_user }}@{{site.login_host}} `{{ site.<key> }}`", "example-hpc", "p.md")
+    assert out == "ssh jdoe@login.hpc.example.edu `{{ site.<key> }}`"
+    assert "{{" not in templating.render("{{ site.book.launch_big }}", "dsmlp", "p.md")  # values may use values
+    with pytest.raises(templating.SiteTemplateError, match=r"p\.md: .*site\.nope.*example-hpc"):
+        templating.render("a {{ site.nope }} b", "example-hpc", "p.md")
+    with pytest.raises(templating.SiteTemplateError, match=r"p\.md: .*snippet: nothing.*sites/dsmlp/snippets/nothing\.md"):
+        templating.render("{{ snippet: nothing }}", "dsmlp", "p.md")
+
+
+def test_validate_site_accepts_every_shipped_site():
+    for name in SITES:
+        proc = subprocess.run([sys.executable, "-m", "checks", "validate-site", f"sites/{name}"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.returncode == 0 and "valid" in proc.stdout, proc.stderr
