@@ -22,7 +22,7 @@ START_JOB = "Ask Slurm for a compute node from the login node, then run the chec
 JOB_SHELL = "Your job runs, but this shell is on the login node: open a shell on the job's compute node"
 
 
-@check("env.side", title="Where these checks run", docs="lessons/dsmlp.html#where-am-i",
+@check("env.side", title="Where these checks run", docs="lessons/cluster.html#where-am-i",
        fixes=(START_SERVER, START_JOB, JOB_SHELL))
 def side(ctx: Context) -> Verdict:
     """Which machine is this: your computer, the login node (jumpbox) or your server?

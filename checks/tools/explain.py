@@ -65,19 +65,25 @@ def __getattr__(name: str) -> Any:
     if name == "PATTERNS":
         return patterns()
     if name in ("HOST", "USER_AT_HOST"):
-        from ..site import load_site
-
-        host = load_site().login_host
+        host = _course_site().login_host
         return host if name == "HOST" else f"<username>@{host}"
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _course_site() -> "Site":
+    """The course's site; a site that cannot be read (the CLI says why, exit 2) gives "<login host>"."""
+    from ..site import DEFAULT_SITE, SiteError, load_site
+
+    try:
+        return load_site()
+    except SiteError:
+        return load_site(DEFAULT_SITE).replace(login_host="<login host>")
 
 
 def patterns(site: Optional["Site"] = None) -> Tuple[Pattern, ...]:
     """The known messages, written for a site (the course's by default)."""
     if site is None:
-        from ..site import load_site
-
-        site = load_site()
+        site = _course_site()
     key = f"{site.name}\0{site.source}\0{site.login_host}"
     if key not in _BUILT:
         _BUILT[key] = _patterns(site)
