@@ -133,8 +133,6 @@ def test_slurm_book_shows_the_slurm_steps_and_machine(site_books):
     assert "~/.ssh/example-hpc" in visible(html / "lessons" / "selfcheck-laptop.html")
 
 
-@pytest.mark.xfail(strict=True, reason="env.side and resources.* learn Slurm jobs on the branch sites-slurm (issue #18, "
-                   "part 3); once merged, the build's outputs from the Slurm machine show it and this must pass")
 def test_slurm_example_outputs_speak_slurm(site_books):
     server = visible(site_books["example-hpc"] / "lessons" / "selfcheck-server.html")
     assert "this is your own computer" not in server
