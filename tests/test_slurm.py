@@ -290,3 +290,17 @@ def test_the_cli_in_a_job_on_the_slurm_site() -> None:
     assert report["side"] == "server" and "SLURM_JOB_ID=3385" in results["env.side"]["summary"]
     assert results["resources.cpus"]["status"] == "pass" and results["resources.cpus"]["observed"]["cpuset"] == 8
     assert results["resources.memory"]["observed"]["limit_bytes"] == 32 * GIB
+
+
+def test_tunnel_server_says_when_no_runtime_file_is_a_running_jupyter(tmp_path: Path) -> None:
+    """Several runtime files in a shared home, none of them a Jupyter running here (this context's
+    /proc is an empty folder): the check says so and how to find the live one."""
+    ctx = jupyter_ctx(tmp_path, "node042")
+    (tmp_path / "runtime" / "jpserver-99.json").write_text(json.dumps({"base_url": "/", "hostname": "node017", "pid": 99,
+                                                                        "port": 8890, "token": TOKEN}))
+    result = run_specs(ctx, select(["tunnel.server"]))["tunnel.server"]
+    assert any("2 runtime files" in d and "jupyter server list" in d for d in result.details), result.details
+    (tmp_path / "proc" / "4242").mkdir(parents=True)
+    (tmp_path / "proc" / "4242" / "cmdline").write_text("/usr/bin/python3\0/home/jdoe/.local/bin/jupyter-lab\0")
+    result = run_specs(jupyter_ctx(tmp_path, "node042"), select(["tunnel.server"]))["tunnel.server"]
+    assert "listens on node042:8888" in result.summary and not any("runtime files" in d for d in result.details)

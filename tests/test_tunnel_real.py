@@ -284,8 +284,13 @@ def test_10_slurm_a_tunnel_through_the_login_node_to_the_compute_node(sshd: Sshd
                       "    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n    LogLevel ERROR\n")
     config.chmod(0o600)
     user.chown(config)
+    left_behind = node_server.runtime / "jpserver-99999999.json"
     try:
-        # On the compute node: tunnel.server reads the real runtime file and prints the tunnel.
+        # On the compute node: tunnel.server reads the real runtime file and prints the tunnel. The
+        # home (and so the runtime folder) is shared by every node: a file left by yesterday's job on
+        # another node, killed at its time limit, sorts last and must not be the one chosen.
+        left_behind.write_text(json.dumps({"base_url": "/", "hostname": "node017", "pid": 99999999,  # above any pid_max
+                                     "port": node_server.port + 1, "token": "0" * 48, "url": "http://node017:8888/"}))
         exp = site_expectations("example-hpc").replace(local_port=local)
         node = make_ctx(side="server", exp=exp, env={"PATH": "/usr/bin:/bin", "USER": user.name,
                                                      "JUPYTER_RUNTIME_DIR": str(node_server.runtime)})
@@ -341,3 +346,4 @@ def test_10_slurm_a_tunnel_through_the_login_node_to_the_compute_node(sshd: Sshd
         assert any("your server's address in the URL" in d for d in stopped["tunnel.jupyter"].details)
     finally:
         config.unlink()
+        left_behind.unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from ..model import Fix, Verdict, failed, passed, skipped, warned
 from ..probes.jupyter import (
     TOKEN_RE,
     cluster_user,
+    is_running_here,
     local_addresses,
     looks_like_jupyter,
     parent_pids,
@@ -406,7 +407,8 @@ def server(ctx: Context) -> Verdict:
         return failed("no running Jupyter server found in " + ", ".join(runtime_dirs(ctx)), fix)
     ancestors = parent_pids(ctx)
     mine = [s for s in servers if s.get("pid") in ancestors]
-    chosen = mine[0] if mine else servers[-1]
+    alive = mine or [s for s in servers if is_running_here(ctx, s)]
+    chosen = alive[0] if mine else (alive or servers)[-1]
     base = chosen.get("base_url") or "/"
     match = re.match(r"^/user/([^/]+)/", base)
     name = match.group(1) if match else (ctx.options.user or ctx.env.get("USER", ""))
@@ -426,6 +428,11 @@ def server(ctx: Context) -> Verdict:
     where = "run 'jupyter server list' in a terminal on this node" if node_site else \
         "run 'echo $JUPYTER_TOKEN' in this server's terminal"
     details = [f"or JupyterLab: {lab}", f"your token: {where} (it is never printed here)"]
+    if len(servers) > 1 and not alive:
+        details.append(f"{len(servers)} runtime files in {', '.join(runtime_dirs(ctx))}, and none is a Jupyter running "
+                       "on this machine: servers that ended without stopping (at a job's time limit, say) or that run "
+                       "on other nodes leave them; this is the last one. If the tunnel fails, run 'jupyter server list' "
+                       "here")
     if base == "/" and ctx.expectations.site.per_user_path:
         details.append("the base URL is / (not /user/<you>/): open http://localhost:"
                        f"{ctx.expectations.local_port}/tree/ instead")

@@ -210,6 +210,17 @@ def running_servers(ctx: Context) -> List[Dict[str, Any]]:
     return servers
 
 
+def is_running_here(ctx: Context, info: Dict[str, Any]) -> bool:
+    """Does a runtime file belong to a Jupyter running on this machine: is its process alive here,
+    and a Jupyter? A server killed at its job's time limit leaves its file behind, and on a cluster
+    the home folder (and so the runtime folder) is shared by every node."""
+    pid = info.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    cmdline = ctx.read_text(ctx.proc_path(str(pid), "cmdline")) or ""
+    return "jupyter" in cmdline.lower()
+
+
 def parent_pids(ctx: Context) -> List[int]:
     """This process's ancestors, read from /proc (the kernel's parent is its Jupyter server)."""
     pids, pid = [], "self"
