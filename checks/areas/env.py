@@ -8,7 +8,7 @@ server (a container, or a compute node in a Slurm job), from evidence in the env
 from __future__ import annotations
 
 from ..context import Context
-from ..model import Fix, Verdict, failed, passed, skipped, warned
+from ..model import Fix, Heading, Verdict, failed, passed, skipped, warned
 from ..probes.packages import installed_packages, load_compare, normalise
 from ..registry import check
 
@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from typing import Any, Dict
 
 
-START_SERVER = "Start your server from the login node with the launch script, then run the checks there"
-START_JOB = "Ask Slurm for a compute node from the login node, then run the checks there"
-JOB_SHELL = "Your job runs, but this shell is on the login node: open a shell on the job's compute node"
+START_SERVER = Heading("Start your server from the login node with the launch script, then run the checks there",
+                       "launch-script")
+START_JOB = Heading("Ask Slurm for a compute node from the login node, then run the checks there", "slurm")
+JOB_SHELL = Heading("Your job runs, but this shell is on the login node: open a shell on the job's compute node", "slurm")
 
 
 @check("env.side", title="Where these checks run", docs="lessons/cluster.html#where-am-i",

@@ -11,7 +11,7 @@ limit where no cgroup holds one.
 from __future__ import annotations
 
 from ..context import Context
-from ..model import Fix, Verdict, failed, passed, skipped, warned
+from ..model import Fix, Heading, Verdict, failed, passed, skipped, warned
 from ..probes.cgroups import cpu_info, memory_info
 from ..probes.gpus import probe_gpus, visible
 from ..probes.slurm import slurm_job
@@ -36,8 +36,10 @@ def _gb(n: float) -> str:
     return f"{n / GB:.1f} GB ({n / GIB:.1f} GiB)"
 
 
-RELAUNCH = "Leave this server (exit), and from the login node launch one with what the assignment asks for"
-RELAUNCH_JOB = "End this job (exit), and from the login node ask Slurm for one with what the assignment asks for"
+RELAUNCH = Heading("Leave this server (exit), and from the login node launch one with what the assignment asks for",
+                   "launch-script")
+RELAUNCH_JOB = Heading("End this job (exit), and from the login node ask Slurm for one with what the assignment asks for",
+                       "slurm")
 SHOW_GPUS = "Let your programs see the GPUs"
 NO_GPU = "Launch without a GPU: others are waiting for one"
 FREE_SPACE = "Free some space: find what is largest"
@@ -66,10 +68,10 @@ def _requested(observed: Dict[str, Any], details: List[str], value: Any, source:
 
 @check("resources.cpus", title="CPUs you may use", sides=["server"], docs=DOCS, fixes=(RELAUNCH, RELAUNCH_JOB))
 def cpus(ctx: Context) -> Verdict:
-    """How many CPUs may this container use (its cgroup quota and CPU affinity), against the assignment?
+    """How many CPUs may your server use (its cgroup quota and CPU affinity), against the assignment?
 
-    `os.cpu_count()` and `nproc` show the whole node; your container (or Slurm job) is limited
-    to what its launch asked for (-c).
+    `os.cpu_count()` and `nproc` may show the whole node; your server (a container, or a Slurm
+    job) is limited to what you asked for when you started it.
     """
     info = cpu_info(ctx)
     job = slurm_job(ctx)
@@ -107,10 +109,10 @@ def cpus(ctx: Context) -> Verdict:
 
 @check("resources.memory", title="Memory you may use", sides=["server"], docs=DOCS, fixes=(RELAUNCH, RELAUNCH_JOB))
 def memory(ctx: Context) -> Verdict:
-    """How much memory may this container use (its cgroup limit), against the assignment?
+    """How much memory may your server use (its cgroup limit), against the assignment?
 
-    /proc/meminfo shows the node's memory; past the cgroup limit your programs are killed
-    ("OOMKilled"). GB (10⁹ bytes) and GiB (2³⁰) differ by 7%: both are shown.
+    /proc/meminfo shows the node's memory; past the cgroup limit your programs are killed by
+    the kernel's out-of-memory killer. GB (10⁹ bytes) and GiB (2³⁰) differ by 7%: both are shown.
     """
     info = memory_info(ctx)
     job = slurm_job(ctx)
@@ -145,7 +147,7 @@ def memory(ctx: Context) -> Verdict:
 @check("resources.gpus", title="GPUs visible", sides=["server"], docs=DOCS, timeout=20,
        fixes=(RELAUNCH, RELAUNCH_JOB, SHOW_GPUS, NO_GPU))
 def gpus(ctx: Context) -> Verdict:
-    """How many GPUs can programs in this container use (nvidia-smi, CUDA_VISIBLE_DEVICES), against the assignment?"""
+    """How many GPUs can programs on your server use (nvidia-smi, CUDA_VISIBLE_DEVICES), against the assignment?"""
     want = ctx.expectations.gpus
     probe = probe_gpus(ctx)
     cuda = ctx.env.get("CUDA_VISIBLE_DEVICES")

@@ -12,7 +12,7 @@ import re
 
 from .._text import is_host, is_user
 from ..context import Context
-from ..model import Fix, Verdict, failed, passed, skipped, warned
+from ..model import Fix, Heading, Verdict, failed, passed, skipped, warned
 from ..probes.jupyter import (
     TOKEN_RE,
     cluster_user,
@@ -102,8 +102,9 @@ def _probe(ctx: Context) -> Dict[str, "HttpAnswer"]:
 
 # -- checks ------------------------------------------------------------------------------------
 
-COPY_URL = "Copy the whole URL the launch script printed, from http:// to the end of the token"
-COPY_JUPYTER_URL = "Copy the whole URL Jupyter printed on the compute node, from http:// to the end of the token"
+COPY_URL = Heading("Copy the whole URL the launch script printed, from http:// to the end of the token", "launch-script")
+COPY_JUPYTER_URL = Heading("Copy the whole URL Jupyter printed on the compute node, from http:// to the end of the token",
+                           "slurm")
 COPY_TOKEN = "Copy the token again"
 
 
@@ -265,8 +266,8 @@ def _forwarded_to(ctx: Context, port: int) -> List[str]:
 
 OTHER_JUPYTER = "Another Jupyter holds the port: stop it"
 SOMEONE_ELSE = "The tunnel reaches someone else's server: use the port from your own launch"
-CHECK_USERNAME = "Check the username in the URL your launch printed, and the tunnel's port"
-CHECK_ADDRESS = "Check the node and port in the tunnel command against your Jupyter's URL"
+CHECK_USERNAME = Heading("Check the username in the URL your launch printed, and the tunnel's port", "launch-script")
+CHECK_ADDRESS = Heading("Check the node and port in the tunnel command against your Jupyter's URL", "slurm")
 
 
 @check("tunnel.user", title="Your server, under /user/<you>/", sides=["laptop"], requires=("tunnel.jupyter",),
@@ -368,8 +369,9 @@ def token(ctx: Context) -> Verdict:
 # -- server side -------------------------------------------------------------------------------
 
 
-START_JUPYTER = "Start Jupyter from the launch script, or open this notebook from the server's Jupyter"
-START_JUPYTER_NODE = "Start Jupyter on this compute node, listening on the node's address (not only on its loopback)"
+START_JUPYTER = Heading("Start Jupyter from the launch script, or open this notebook from the server's Jupyter", "launch-script")
+START_JUPYTER_NODE = Heading("Start Jupyter on this compute node, listening on the node's address (not only on its loopback)",
+                             "slurm")
 _LOOPBACK = ("localhost", "127.0.0.1", "::1", "ip6-localhost")
 _ANY = ("", "0.0.0.0", "::", "*")
 
