@@ -117,7 +117,8 @@ def group(submissions: Iterable[Submission], single: bool = False) -> List[Stude
         key = "submission" if single else (sub.user or "?" + sub.file)
         student = students.get(key)
         if student is None:
-            student = students[key] = Student(key, sub.user)
+            # every field given in order: Record's quick path (a class has thousands of students)
+            student = students[key] = Student(key, sub.user, {}, [], [], [], [], [], 0.0, None)
         elif single and sub.user and student.user and sub.user != student.user:
             note = f"the reports name different users ({student.user}, {sub.user})"
             if note not in student.flags:
