@@ -117,7 +117,7 @@ def load(path: str, follow: bool = True) -> Tuple[Any, str, int]:
     raw, why = read_bounded(path, follow=follow)
     if raw is None:
         return None, why, 0
-    if not raw.strip():
+    if not raw or raw.isspace():  # (not raw.strip(): that copies every report)
         return None, "is empty", 0
     try:  # json reads UTF-8, UTF-8 with a byte-order mark and UTF-16 with one from bytes itself
         return json.loads(raw), "", len(raw)
