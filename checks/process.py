@@ -134,6 +134,13 @@ def start_ahead(command: Sequence[str], *, env: Optional[Mapping[str, str]] = No
     _AHEAD[key] = proc
 
 
+def finished_ahead(command: Sequence[str], *, env: Optional[Mapping[str, str]] = None,
+                   cwd: Optional[str] = None) -> bool:
+    """Was `command` started ahead, and has it exited (so collecting it will not wait)?"""
+    proc = _AHEAD.get(_key(command, env, cwd))
+    return proc is not None and proc.poll() is not None
+
+
 def discard_ahead() -> List[Tuple[str, ...]]:
     """Kill (with its group) and reap every program started ahead that no check asked for; their
     command lines."""

@@ -12,7 +12,7 @@ import time
 
 from .context import Context
 from .model import Report, Result, Verdict
-from .process import discard_ahead, find_program, start_ahead
+from .process import discard_ahead, find_program, finished_ahead, start_ahead
 from .registry import CheckSpec
 from .status import Status
 
@@ -230,16 +230,26 @@ class _Early:
             from .probes.openssh import version_command
 
             start_ahead(version_command(self.ssh), env=self.env, cwd=str(self.cwd))
-        git = find_program("git", path) if wanted("git") and top_level(self.cwd) is not None else None
-        if git:
-            start_ahead((git, *FILTERS_QUERY[1:]), env=self.env, cwd=str(self.cwd))
+        self.git = find_program("git", path) if wanted("git") and top_level(self.cwd) is not None else None
+        if self.git:
+            start_ahead((self.git, *FILTERS_QUERY[1:]), env=self.env, cwd=str(self.cwd))
 
     def then(self, ctx: Context) -> None:
-        """With the context made: `ssh -G` on the laptop."""
-        if self.ssh and ctx.side == "laptop" and ctx.env == self.env and ctx.cwd == self.cwd:
+        """With the context made: `ssh -G` on the laptop, and `git status` once `git config` has
+        said which filters to switch off (only if it has already exited: this never waits)."""
+        if ctx.env != self.env or ctx.cwd != self.cwd:
+            return
+        cwd = str(ctx.cwd)
+        if self.ssh and ctx.side == "laptop":
             from .probes.openssh import CONFIG_ENV, config_command
 
-            start_ahead(config_command(ctx, self.ssh), env={**ctx.env, **CONFIG_ENV}, cwd=str(ctx.cwd))
+            start_ahead(config_command(ctx, self.ssh), env={**ctx.env, **CONFIG_ENV}, cwd=cwd)
+        from .probes.repo import FILTERS_QUERY, STATUS_ARGS, filter_drivers, safe_git
+
+        if self.git and finished_ahead((self.git, *FILTERS_QUERY[1:]), env=ctx.env, cwd=cwd):
+            filters = filter_drivers(ctx)  # collects that git config; the check reads the same answer
+            if filters is not None:
+                start_ahead((self.git, *safe_git(list(STATUS_ARGS), filters)[1:]), env=ctx.env, cwd=cwd)
 
 
 def _make(assignment: Optional[str], redactor: Redactor, early: Optional[_Early], *, side: Optional[str],

@@ -43,15 +43,22 @@ def top_level(cwd: Path) -> Optional[Path]:
 def filter_drivers(ctx: Context) -> Optional[List[str]]:
     """The names of the filter drivers the repository's config defines ([], or None when one has
     a name that cannot be written on a command line). `git config` itself runs nothing."""
-    proc = ctx.run(FILTERS_QUERY, timeout=10)
-    names = []
-    for key in proc.stdout.split("\0") if proc.returncode == 0 else []:
-        match = re.fullmatch(r"filter\.(.+)\.[^.]+", key.strip())
-        if match:
-            names.append(match.group(1))
-    if any("=" in name or "\n" in name for name in names):
-        return None
-    return sorted(set(names))
+
+    def compute() -> Optional[List[str]]:
+        proc = ctx.run(FILTERS_QUERY, timeout=10)
+        names = []
+        for key in proc.stdout.split("\0") if proc.returncode == 0 else []:
+            match = re.fullmatch(r"filter\.(.+)\.[^.]+", key.strip())
+            if match:
+                names.append(match.group(1))
+        if any("=" in name or "\n" in name for name in names):
+            return None
+        return sorted(set(names))
+
+    return ctx.memo("git.filters", compute)
+
+
+STATUS_ARGS = ("status", "--porcelain=v2", "--branch", "--untracked-files=no", "--ignore-submodules=all")
 
 
 def safe_git(args: List[str], filters: List[str]) -> List[str]:
