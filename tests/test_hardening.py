@@ -396,6 +396,9 @@ def test_escape_sequences_and_undecodable_bytes_in_names_are_printed_safely(tmp_
 # -- instructors' files, fully validated -------------------------------------------------------
 
 GOOD = (ROOT / "checks" / "assignments" / "methodology-1.toml").read_text()
+# The optional overrides of the site's values ([server], [tunnel]) are validated as strictly.
+GOOD = GOOD.replace("\n[ssh]", '\n[server]\nlogin_host = "dsmlp-login.ucsd.edu"\nlaunch_script = "launch-scipy-ml.sh"\n'
+                    '\n[tunnel]\nlocal_port = 8889\nforward_host = "127.0.0.1"\n\n[ssh]')
 
 
 @pytest.mark.parametrize("edit, message", [
