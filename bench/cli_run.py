@@ -13,6 +13,9 @@ the same interpreter, measured here, in the same command, on the same machine.
   filters to switch off, `git status`),
   concurrently, and wait for them. The goal is a full laptop run within 1.3x its floor; the bare
   start (`-c pass`) is printed for scale.
+- the same laptop run with neither ssh nor git on PATH: the run's own work, with nothing to wait
+  for. Decision 0004 shows that this alone is past 1.3x the floor, and proposes instead a full run
+  within 1.3x of it (waiting for the programs, which the run starts first, adds at most 30%).
 
 Runs are warm, as a student's second run is: bytecode and the assignment cache are written by a
 first run (PYTHONDONTWRITEBYTECODE is cleared for the measured processes). A process is waited for
