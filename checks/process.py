@@ -100,6 +100,7 @@ def _key(command: Sequence[str], env: Optional[Mapping[str, str]], cwd: Optional
 
 
 _AHEAD: Dict[_Key, subprocess.Popen[str]] = {}  # started by start_ahead, not yet asked for
+_AT_EXIT = False  # discard_ahead is registered to run at exit
 
 
 def _start(command: Sequence[str], shown: Tuple[str, ...], input: Optional[str], env: Optional[Mapping[str, str]],
@@ -127,10 +128,12 @@ def start_ahead(command: Sequence[str], *, env: Optional[Mapping[str, str]] = No
     proc = _start(command, tuple(command), None, env, cwd)
     if isinstance(proc, Completed):
         return
-    if not _AHEAD:
+    global _AT_EXIT
+    if not _AT_EXIT:  # once per process
         import atexit
 
-        atexit.register(discard_ahead)  # once per process: registering again is harmless
+        atexit.register(discard_ahead)
+        _AT_EXIT = True
     _AHEAD[key] = proc
 
 

@@ -107,3 +107,43 @@ def test_a_command_line_run_starts_each_program_once(tmp_path: Path) -> None:
     assert sum(" config -z --name-only" in line for line in started) == 1, started
     assert sum(" status --porcelain=v2" in line for line in started) == 1, started
     assert len(started) == 4, started
+
+
+def test_a_run_that_stops_early_leaves_nothing_started(tmp_path: Path) -> None:
+    """An expectations file that cannot be used is exit 2 after ssh -V and git config were started
+    ahead: they are killed, not left to the exit handler; so is what a run with --only did not need."""
+    import io
+
+    from checks.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("not toml [", encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--expectations", str(bad), "--side", "laptop"], stdout=out, stderr=err) == 2
+    assert process._AHEAD == {}
+    assert main(["--only", "env.side", "--side", "laptop"], stdout=out, stderr=err) in (0, 1)
+    assert process._AHEAD == {}
+
+
+def test_a_run_starts_its_programs_ahead(monkeypatch, tmp_path: Path) -> None:
+    """The command line's laptop run starts ssh -V, git config and ssh -G ahead (git status too
+    when git config has already exited); the checks collect them (the first test shows how, the
+    command-line test that nothing runs twice), and nothing is left when the run ends."""
+    import io
+
+    import checks.runner
+    from checks.cli import main
+
+    started = []
+
+    def recorded(command, **kwargs):
+        started.append(tuple(command[1:]))
+        process.start_ahead(command, **kwargs)
+
+    monkeypatch.setattr(checks.runner, "start_ahead", recorded)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["--side", "laptop", "--json"], stdout=io.StringIO(), stderr=io.StringIO()) in (0, 1)
+    assert ("-V",) in started
+    assert any(c[0] == "-G" for c in started)
+    assert any("config" in c and r"^filter\." in c for c in started)
+    assert process._AHEAD == {}
