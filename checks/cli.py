@@ -127,6 +127,10 @@ def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None,
             from .tools.validate import main as validate_main
 
             return validate_main(args[1:], stdout, stderr)
+        if args and args[0] == "validate-site":
+            from .tools.validate_site import main as validate_site_main
+
+            return validate_site_main(args[1:], stdout, stderr)
         return _run(args, stdout, stderr)
     except KeyboardInterrupt:
         stderr.write("interrupted\n")

@@ -104,7 +104,7 @@ _SCHEMA: Dict[str, Dict[str, Tuple[Tuple[type, ...], bool, str, str]]] = {
         "title": ((str,), True, "the assignment's title", "title"),
         "checks": ((list,), True, "a list of check ids or areas, such as [\"ssh\", \"tunnel\"]", "checks"),
         "docs_url": ((str,), False, "the address of the published book (with or without the final /)", "docs_url"),
-        "site": ((str,), False, "the cluster, a site name such as \"dsmlp\" (default: the course's site); "
+        "site": ((str,), False, "the cluster, the name of a folder sites/<name>/ (default: the course's site); "
                                 "the login host, launch commands and tunnel come from its site file", "site"),
         "points": ((dict,), False, "a table of check id or area = points for each such check, such as "
                                    "{ ssh = 2, \"tunnel.token\" = 3 } (every other check is worth 1)", "points"),

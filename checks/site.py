@@ -119,10 +119,10 @@ def _num(value: float) -> str:
 # section -> key -> (types, required, description, Site field)
 _SCHEMA: Dict[str, Dict[str, Tuple[Tuple[type, ...], bool, str, str]]] = {
     "": {
-        "cluster": ((str,), True, "the cluster's short name, such as \"DSMLP\"", "cluster"),
+        "cluster": ((str,), True, "the cluster's short name, as the pages write it", "cluster"),
         "cluster_long": ((str,), True, "the cluster's full name", "cluster_long"),
         "institution": ((str,), True, "the institution's name", "institution"),
-        "login_host": ((str,), True, "the login node's host name, such as \"login.hpc.example.edu\"", "login_host"),
+        "login_host": ((str,), True, "the login node's full host name", "login_host"),
         "example_user": ((str,), True, "a user name for the examples, such as \"jdoe\"", "example_user"),
     },
     "launch": {

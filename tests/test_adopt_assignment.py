@@ -165,7 +165,7 @@ def server(root: Path, name: str, authorized: List[Path], cpus: int = 4, memory_
            python: str = "3.12.7", pip: str = "24.2", home_mode: str = "0755") -> Path:
     """A student's server container: the book's example server, with this student's limits and keys."""
     machine = root / f"{name}-server"
-    shutil.copytree(ROOT / "lessons" / "example-machines" / "server", machine)
+    shutil.copytree(ROOT / "sites" / "dsmlp" / "machines" / "server", machine)
     cgroup = machine / "sys" / "fs" / "cgroup"
     (cgroup / "cpu.max").write_text(f"{cpus * 100000} 100000\n")
     (cgroup / "memory.max").write_text(f"{memory_gib * 2**30}\n")

@@ -13,7 +13,7 @@ from conftest import ROOT, build_book
 pytestmark = pytest.mark.slow
 
 PAGES = ["index.html", "book/index.html", "lessons/setup.html", "lessons/remote-development.html",
-         "lessons/dsmlp.html", "lessons/jupyter.html", "lessons/ssh-keys.html", "lessons/remote-habits.html",
+         "lessons/cluster.html", "lessons/jupyter.html", "lessons/ssh-keys.html", "lessons/remote-habits.html",
          "lessons/selfcheck-laptop.html", "lessons/selfcheck-server.html", "lessons/assignment-1.html",
          "book/troubleshooting.html", "book/help.html", "book/glossary.html", "book/cheat-sheet.html",
          "book/resources.html", "book/instructors.html"]

@@ -160,7 +160,7 @@ def _commands_in(page: str, anchor: str, until: str) -> List[str]:
 def test_the_login_node_command_from_the_book_fetches_the_single_file(site: Site, tmp_path: Path) -> None:
     import subprocess
 
-    page = urllib.request.urlopen(site.url + "lessons/dsmlp.html", timeout=10).read().decode()
+    page = urllib.request.urlopen(site.url + "lessons/cluster.html", timeout=10).read().decode()
     commands = _commands_in(page, "selfcheck-on-the-cluster", "where-am-i")
     fetch = [c for c in commands if "urlretrieve" in c]
     assert len(fetch) == 1 and site.url + "selfcheck.pyz" in fetch[0]

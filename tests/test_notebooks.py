@@ -17,8 +17,8 @@ from conftest import ROOT
 pytestmark = pytest.mark.slow
 
 NOTEBOOKS = {
-    "lessons/selfcheck-laptop.ipynb": "lessons/example-machines/laptop",
-    "lessons/selfcheck-server.ipynb": "lessons/example-machines/server",
+    "lessons/selfcheck-laptop.ipynb": "sites/dsmlp/machines/laptop",
+    "lessons/selfcheck-server.ipynb": "sites/dsmlp/machines/server",
 }
 
 

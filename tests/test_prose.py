@@ -27,11 +27,11 @@ def seed_runs() -> Set[str]:
 
 
 def book_sources() -> Dict[str, str]:
-    """Every page's Markdown: the .md pages and the notebooks' Markdown cells."""
+    """Every page's Markdown: the .md pages, the sites' snippets and the notebooks' Markdown cells."""
     out = {}
-    for folder in ("lessons", "book"):
+    for folder in ("lessons", "book", "sites"):
         for path in sorted((ROOT / folder).rglob("*.md")):
-            if "_ext" in path.parts or "example-machines" in path.parts:
+            if "_ext" in path.parts or "machines" in path.parts:
                 continue
             out[str(path.relative_to(ROOT))] = path.read_text(encoding="utf-8")
         for path in sorted((ROOT / folder).rglob("*.ipynb")):

@@ -7,6 +7,8 @@
 - ``course_assignment`` (``sphinx: config:`` in ``_config.yml``): the course's one setting, the
   assignment it grades (see ``checks/course.py``). Pages may write ``{{ assignment_title }}`` and
   ``{{ course_assignment }}``; the single file built with the book carries it.
+- ``{site-schema}`` (the keys of a site file) and ``{site-values}`` (this site's values, as pages
+  write them: ``{{ site.<key> }}``, filled in by ``selfcheck_site.py``).
 - ``{course-help}``: where students ask for help, from ``course_help_url`` in ``_config.yml``.
 - The self-check tables stored in the notebooks get real "Read more" links (absolute when
   ``html.baseurl`` gives the book's published address).
@@ -77,6 +79,16 @@ class AssignmentGrading(_MarkdownDirective):
 class ExpectationsSchema(_MarkdownDirective):
     def markdown(self) -> str:
         return pages.schema_markdown()
+
+
+class SiteSchema(_MarkdownDirective):
+    def markdown(self) -> str:
+        return pages.site_schema_markdown()
+
+
+class SiteValues(_MarkdownDirective):
+    def markdown(self) -> str:
+        return pages.site_values_markdown(self.config.course_site)
 
 
 class CourseHelp(_MarkdownDirective):
@@ -260,9 +272,12 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("course_assignment", FALLBACK, "env", types=[str])
     app.add_config_value("course_site", "dsmlp", "env", types=[str])
     app.connect("config-inited", _course_setting)
+    app.setup_extension("selfcheck_site")  # pages, notebooks and diagrams follow the course's site
     app.add_directive("selfcheck-troubleshooting", SelfcheckTroubleshooting)
     app.add_directive("expectations-table", ExpectationsTable)
     app.add_directive("expectations-schema", ExpectationsSchema)
+    app.add_directive("site-schema", SiteSchema)
+    app.add_directive("site-values", SiteValues)
     app.add_directive("course-help", CourseHelp)
     app.add_directive("assignment-grading", AssignmentGrading)
     app.add_directive("get-selfcheck", GetSelfcheck)

@@ -184,8 +184,9 @@ def expectations_markdown(assignment: Optional[str]) -> str:
     def uses(*prefixes: str) -> bool:
         return any(i == p or i.startswith(p + ".") for i in ids for p in prefixes)
 
-    script = code(exp.launch_script) + (f" (GPU: {code(exp.gpu_launch_script)})" if exp.gpus else "")
-    rows: List[Tuple[str, str]] = [("Login host", code(exp.login_host)), ("Launch script", script)]
+    rows: List[Tuple[str, str]] = [("Login host", code(exp.login_host))]
+    if exp.launch_script:  # a Slurm site has none: the launch command below says it all
+        rows.append(("Launch script", code(exp.launch_script) + (f" (GPU: {code(exp.gpu_launch_script)})" if exp.gpus else "")))
     if uses("resources.cpus"):
         rows.append(("CPUs", text(f"{exp.cpus:g}")))
     if uses("resources.memory"):
@@ -229,4 +230,24 @@ def schema_markdown() -> str:
     rows = ["| key | expected | required |", "|---|---|---|"]
     rows += [f"| {cell(code(key))} | {cell(text(what))} | {'yes' if required else 'no'} |"
              for key, what, required in schema_rows()]
+    return "\n".join(rows)
+
+
+def site_schema_markdown() -> str:
+    """Every key of a site file (sites/<name>/site.toml), from the validator itself."""
+    from checks.site import schema_rows
+
+    rows = ["| key | expected | required |", "|---|---|---|"]
+    rows += [f"| {cell(code(key))} | {cell(text(what))} | {'yes' if required else 'no'} |"
+             for key, what, required in schema_rows()]
+    return "\n".join(rows)
+
+
+def site_values_markdown(name: str) -> str:
+    """The values pages may write as {{ site.<key> }}, with this site's text."""
+    from checks.site import load_site
+
+    rows = ["| key | this site's value |", "|---|---|"]
+    rows += [f"| {cell(code('site.' + key))} | {cell(code(value) if value else '(empty)')} |"
+             for key, value in sorted(load_site(name).values().items())]
     return "\n".join(rows)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 START_SERVER = "Start your server from the login node with the launch script, then run the checks there"
 
 
-@check("env.side", title="Where these checks run", docs="lessons/dsmlp.html#where-am-i", fixes=(START_SERVER,))
+@check("env.side", title="Where these checks run", docs="lessons/cluster.html#where-am-i", fixes=(START_SERVER,))
 def side(ctx: Context) -> Verdict:
     """Which machine is this: your computer, the login node (jumpbox) or your server?
 

@@ -14,7 +14,7 @@ from ..probes.cgroups import cpu_info, memory_info
 from ..probes.gpus import probe_gpus, visible
 from ..registry import check
 
-DOCS = "lessons/dsmlp.html#launch-a-server"
+DOCS = "lessons/cluster.html#launch-a-server"
 GB, GIB = 10**9, 2**30
 MEMORY_TOLERANCE = 0.02  # the launcher may give 8 GiB or 8 GB: accept down to 2% below m × 10^9
 

@@ -21,7 +21,19 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, List, Match, Optional, Sequence, TextIO, Tuple
 
-HOST = "dsmlp-login.ucsd.edu"
+
+
+def _site_host() -> str:
+    """The course's login host (the site's), for the examples and fixes below."""
+    from ..site import SiteError, load_site
+
+    try:
+        return load_site().login_host
+    except SiteError:
+        return "<login host>"
+
+
+HOST = _site_host()
 
 
 class Pattern(Record):
@@ -132,8 +144,8 @@ PATTERNS: Tuple[Pattern, ...] = (
     Pattern(
         "unresolved-host",
         r"Could not resolve hostname ([^:\s]+)",
-        "ssh: Could not resolve hostname dsmlp-login: Name or service not known",
-        "The host name is misspelled or incomplete (the full name ends in .ucsd.edu), or you are offline.",
+        f"ssh: Could not resolve hostname {HOST.split('.')[0]}: Name or service not known",
+        f"The host name is misspelled or incomplete (the full name ends in .{HOST.partition('.')[2]}), or you are offline.",
         "Use the login host's full name",
         lambda m, sh: (":", [f"ssh {USER_AT_HOST}"]),
         "ssh.login",
