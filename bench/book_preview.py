@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from preview import Preview, write_conf  # noqa: E402
 
 PAGE = "lessons/jupyter.md"
+GOAL = 0.15
 
 
 def _sphinx(src: Path, conf: Path, out: Path) -> float:
@@ -65,9 +66,10 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     rebuild, new_process = statistics.median(rebuilds), statistics.median(process)
     print(f"{'clean build (new sphinx process)':<46} {clean:6.2f} s  1.00x")
-    print(f"{'preview rebuild after editing one page':<46} {rebuild:6.2f} s  {rebuild / clean:.2f}x  (goal <= 0.15x)")
+    print(f"{'preview rebuild after editing one page':<46} {rebuild:6.2f} s  {rebuild / clean:.2f}x  (goal <= {GOAL}x)")
     print(f"{'new sphinx process after the same edit':<46} {new_process:6.2f} s  {new_process / clean:.2f}x  "
           "(stock sphinx-autobuild, for scale)")
+    print(f"ratio: book preview rebuild after editing one page / clean build|{rebuild / clean:.2f}|{GOAL:.2f}")
     return 0
 
 

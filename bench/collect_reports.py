@@ -68,6 +68,8 @@ def main() -> int:
           f"json.loads alone {min(b[0] for b in baseline):.2f} s | "
           f"collect to CSV {min(e[0] for e in elapsed):.2f} s | {wall:.2f}x wall, {cpu:.2f}x CPU "
           f"(goal <= {GOAL}x) | exit {code}")
+    print(f"ratio: collect {args.reports} reports / json.loads over the same files (wall)|{wall:.2f}|{GOAL:.2f}")
+    print(f"ratio: collect {args.reports} reports / json.loads over the same files (CPU)|{cpu:.2f}|0.00")
     return 0
 
 

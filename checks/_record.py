@@ -70,6 +70,12 @@ class Record:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
+        if not kwargs and len(args) == len(fields):  # every field in order: the common, quick case
+            self.__dict__.update(zip(fields, args))
+            post_init = getattr(self, "__post_init__", None)
+            if post_init is not None:
+                post_init()
+            return
         name = type(self).__name__
         if len(args) > len(fields):
             raise TypeError(f"{name}() takes {len(fields)} arguments, {len(args)} given")

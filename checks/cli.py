@@ -220,7 +220,7 @@ def _run(argv: List[str], stdout: TextIO, stderr: TextIO) -> int:
         ctx = runner.make_context(
             assignment=ns.assignment, expectations_file=ns.expectations, side=ns.side, url=ns.url, user=ns.user,
             pubkey=ns.pubkey, home=ns.home, procfs=ns.procfs, sysfs=ns.sysfs, live=ns.live,
-            fix=ns.fix, timeout=ns.timeout, verbose=ns.verbose, compare=ns.compare)
+            fix=ns.fix, timeout=ns.timeout, verbose=ns.verbose, compare=ns.compare, ahead=only or [])
     except (ExpectationsError, runner.UsageError) as exc:
         stderr.write(f"selfcheck: {printable(str(exc), newlines=False)}\n")
         return EXIT_USAGE

@@ -16,7 +16,7 @@ from ._record import Factory, Record
 from .expectations import Expectations
 from .files import Text, read_optional, read_text
 from .platform import Platform
-from .process import Completed, run_program
+from .process import Completed, find_program, run_program
 from .redact import Redactor
 from .shell import Invocation, Shell, for_platform
 
@@ -129,16 +129,7 @@ class Context(Record, frozen=False):
 
     def which(self, name: str) -> Optional[str]:
         """The program `name` as found on this context's PATH, or None."""
-        if os.name == "nt":  # PATHEXT and the current folder: shutil knows Windows' rules
-            import shutil
-
-            return shutil.which(name, path=os.pathsep.join(self.path_dirs))
-        # shutil.which's POSIX rule, without importing shutil (and bz2 and lzma with it).
-        for folder in dict.fromkeys(self.path_dirs):
-            candidate = os.path.join(folder, name)
-            if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
-                return candidate
-        return None
+        return find_program(name, self.env.get("PATH", ""))
 
     def run(self, argv: Sequence[str], timeout: float = 10.0, input: Optional[str] = None,
             env: Optional[Mapping[str, str]] = None) -> Completed:

@@ -102,6 +102,12 @@ def open_regular(path: PathLike, limit: int, *, what: str = "read here", follow:
     opened at all; it is opened without blocking and looked at again through the handle, so a
     file swapped in between is caught too. With `follow=False` a symbolic link is refused.
     """
+    fd, _size = _open_fd(path, limit, what, follow)
+    return os.fdopen(fd, "rb")
+
+
+def _open_fd(path: PathLike, limit: int, what: str, follow: bool) -> Tuple[int, int]:
+    """(a file descriptor, the size) of a regular file opened as `open_regular` says."""
     try:
         st = os.stat(path) if follow else os.lstat(path)
     except OSError as exc:
@@ -112,10 +118,8 @@ def open_regular(path: PathLike, limit: int, *, what: str = "read here", follow:
         raise _not_regular(path, st.st_mode)
     if st.st_size > limit:
         raise too_large(path, st.st_size, limit, what)
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    flags |= getattr(os, "O_CLOEXEC", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, _FOLLOW if follow else _NO_FOLLOW)
     except OSError as exc:
         raise _os_problem(path, exc, follow) from None
     try:
@@ -124,10 +128,15 @@ def open_regular(path: PathLike, limit: int, *, what: str = "read here", follow:
             raise _not_regular(path, st.st_mode)
         if st.st_size > limit:
             raise too_large(path, st.st_size, limit, what)
-        return os.fdopen(fd, "rb")
+        return fd, st.st_size
     except BaseException:
         os.close(fd)
         raise
+
+
+_FOLLOW = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+    | getattr(os, "O_CLOEXEC", 0)
+_NO_FOLLOW = _FOLLOW | getattr(os, "O_NOFOLLOW", 0)
 
 
 def read_bytes(path: PathLike, limit: int, *, what: str = "read here", follow: bool = True,
@@ -138,17 +147,25 @@ def read_bytes(path: PathLike, limit: int, *, what: str = "read here", follow: b
     and `partial=True` keeps the first `limit` bytes of a longer one instead of refusing it.
     """
     # A partial read takes the first `limit` bytes of a file of any size (procfs says 0, sysfs 4096).
-    with open_regular(path, (1 << 62) if partial else limit, what=what, follow=follow) as handle:
-        try:
-            # As many bytes as the file says it holds, plus one to see it grew: asking for the
-            # whole limit would make Python allocate (and the kernel map) `limit` bytes per file.
-            size = os.fstat(handle.fileno()).st_size
-            want = limit + 1 if partial or not 0 < size < limit else size + 1
-            data = handle.read(want)
-            if len(data) == want and want <= limit:  # it grew since: read on, still bounded
-                data += handle.read(limit + 1 - want)
-        except OSError as exc:
-            raise _os_problem(path, exc) from None
+    fd, size = _open_fd(path, (1 << 62) if partial else limit, what, follow)
+    try:
+        # As many bytes as the file says it holds, plus one to see it grew: asking for the
+        # whole limit would make Python allocate (and the kernel map) `limit` bytes per file.
+        # os.read on the descriptor: a buffered handle costs more than the read (a class's reports).
+        want = limit + 1 if partial or not 0 < size < limit else size + 1
+        chunks, got = [], 0
+        while True:  # to the end, or one byte past the limit (it grew since, or procfs said 0)
+            ask = (want if got < want else limit + 1) - got
+            chunk = os.read(fd, ask) if ask > 0 else b""
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    except OSError as exc:
+        raise _os_problem(path, exc) from None
+    finally:
+        os.close(fd)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)  # the common case: one read
     if len(data) > limit:
         if partial:
             return data[:limit]

@@ -12,12 +12,15 @@ import time
 
 from .context import Context
 from .model import Report, Result, Verdict
+from .process import discard_ahead, find_program, finished_ahead, start_ahead
 from .registry import CheckSpec
 from .status import Status
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+    from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+    from .redact import Redactor
 
 BUG = "a bug in the checker, please report it"
 
@@ -164,21 +167,20 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
                  fix: bool = False, timeout: float = 3.0, verbose: bool = False,
                  compare: Optional[str] = None, expectations: Optional[object] = None,
                  env: Optional[Mapping[str, str]] = None, platform: Optional[object] = None,
-                 machine: Optional[str] = None, expectations_file: Optional[str] = None) -> Context:
+                 machine: Optional[str] = None, expectations_file: Optional[str] = None,
+                 ahead: Optional[Sequence[str]] = None) -> Context:
     """Build the context for a run from the student's options.
 
     `machine` (or the SELFCHECK_MACHINE variable) points every check at a captured or simulated
     machine folder instead of this computer (see `checks.tools.machine`). `expectations_file` is
     an instructor's file, read as a file even when a shipped assignment has the same name.
+    `ahead`: the selectors the caller will run (`--only`; empty for all): the programs their
+    checks ask are started now, while the rest loads (the command line's start-up: see
+    checks/process.py and bench/cli_run.py).
     """
     import os
-    from pathlib import Path
 
-    from . import expectations as _exp
     from ._text import is_user, printable
-    from .context import Options
-    from .platform import Platform
-    from .probes.side import detect_side
     from .redact import Redactor
 
     redactor = Redactor()
@@ -188,6 +190,81 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
     if user is not None and not is_user(user):
         raise UsageError(f"--user {printable(str(user), newlines=False)!s}: not a user name (letters, digits, '.', "
                          "'_' and '-', not starting with '-')")
+    early = None
+    if ahead is not None and env is None and platform is None and not machine and os.name != "nt" \
+            and not os.environ.get("SELFCHECK_MACHINE"):
+        early = _Early(ahead, side, user, url)
+    try:
+        ctx = _make(assignment, redactor, early, side=side, url=url, user=user, pubkey=pubkey, home=home,
+                    procfs=procfs, sysfs=sysfs, live=live, fix=fix, timeout=timeout, verbose=verbose,
+                    compare=compare, expectations=expectations, env=env, platform=platform, machine=machine,
+                    expectations_file=expectations_file)
+    except BaseException:
+        discard_ahead()
+        raise
+    return ctx
+
+
+class _Early:
+    """Starts the programs a command-line run's checks will ask, as early as each can be known:
+    `ssh -V` and `git config` before the assignment is read, `ssh -G` once the login host and
+    the side are known. Each is the very command its probe runs (checks/probes/openssh.py,
+    repo.py), so the probe collects it instead of starting its own."""
+
+    def __init__(self, selectors: Sequence[str], side: Optional[str], user: Optional[str], url: Optional[str]) -> None:
+        import os
+        from pathlib import Path
+
+        from .probes.repo import FILTERS_QUERY, top_level
+
+        def wanted(area: str) -> bool:
+            return not selectors or any(s == area or s.startswith(area + ".") for s in selectors)
+
+        self.env = dict(os.environ)
+        self.cwd = Path.cwd()
+        path = self.env.get("PATH", "")
+        # The laptop's report names the login host's `User` from ssh -G unless told who the student is.
+        self.ssh = find_program("ssh", path) if side in (None, "laptop") and (wanted("ssh") or not (user or url)) \
+            else None
+        if self.ssh:
+            from .probes.openssh import version_command
+
+            start_ahead(version_command(self.ssh), env=self.env, cwd=str(self.cwd))
+        self.git = find_program("git", path) if wanted("git") and top_level(self.cwd) is not None else None
+        if self.git:
+            start_ahead((self.git, *FILTERS_QUERY[1:]), env=self.env, cwd=str(self.cwd))
+
+    def then(self, ctx: Context) -> None:
+        """With the context made: `ssh -G` on the laptop, and `git status` once `git config` has
+        said which filters to switch off (only if it has already exited: this never waits)."""
+        if ctx.env != self.env or ctx.cwd != self.cwd:
+            return
+        cwd = str(ctx.cwd)
+        if self.ssh and ctx.side == "laptop":
+            from .probes.openssh import CONFIG_ENV, config_command
+
+            start_ahead(config_command(ctx, self.ssh), env={**ctx.env, **CONFIG_ENV}, cwd=cwd)
+        from .probes.repo import FILTERS_QUERY, STATUS_ARGS, filter_drivers, safe_git
+
+        if self.git and finished_ahead((self.git, *FILTERS_QUERY[1:]), env=ctx.env, cwd=cwd):
+            filters = filter_drivers(ctx)  # collects that git config; the check reads the same answer
+            if filters is not None:
+                start_ahead((self.git, *safe_git(list(STATUS_ARGS), filters)[1:]), env=ctx.env, cwd=cwd)
+
+
+def _make(assignment: Optional[str], redactor: Redactor, early: Optional[_Early], *, side: Optional[str],
+          url: Optional[str], user: Optional[str], pubkey: Optional[str], home: Optional[str],
+          procfs: Optional[str], sysfs: Optional[str], live: bool, fix: bool, timeout: float, verbose: bool,
+          compare: Optional[str], expectations: Optional[object], env: Optional[Mapping[str, str]],
+          platform: Optional[object], machine: Optional[str], expectations_file: Optional[str]) -> Context:
+    import os
+    from pathlib import Path
+
+    from . import expectations as _exp
+    from .context import Options
+    from .platform import Platform
+    from .probes.side import detect_side
+
     if isinstance(expectations, _exp.Expectations):
         exp = expectations
     elif expectations_file is not None:
@@ -229,6 +306,8 @@ def make_context(assignment: Optional[str] = None, *, side: Optional[str] = None
     else:
         ctx.side, evidence = detect_side(ctx, ctx.hostname or _hostname())
         ctx.side_reason = "; ".join(evidence)
+    if early is not None:
+        early.then(ctx)
     return ctx
 
 
@@ -236,8 +315,11 @@ def run(ctx: Context, only: Optional[Iterable[str]] = None) -> Report:
     """Run the assignment's checks (narrowed by `only`) against the context."""
     from .registry import select
 
-    specs = select(ctx.expectations.checks)
-    if only:
-        wanted = {spec.id for spec in select(only)}
-        specs = [spec for spec in specs if spec.id in wanted] or select(only)
-    return run_specs(ctx, specs)
+    try:
+        specs = select(ctx.expectations.checks)
+        if only:
+            wanted = {spec.id for spec in select(only)}
+            specs = [spec for spec in specs if spec.id in wanted] or select(only)
+        return run_specs(ctx, specs)
+    finally:
+        discard_ahead()  # what make_context(ahead=...) started that no check asked for

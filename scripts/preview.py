@@ -21,8 +21,9 @@ import argparse
 import os
 import sys
 import time
+import weakref
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "_build" / "preview"
@@ -68,6 +69,15 @@ class Preview:
         conf = write_conf(out / "conf", root)
         self.app: Any = Sphinx(str(root), str(conf), str(out / "html"), str(out / "doctrees"), "html",
                                status=None if quiet else sys.stdout, warning=sys.stderr, freshenv=False)
+        self.app.connect("env-purge-doc", self._forget)
+        _numbered()
+
+    def _forget(self, _app: Any, env: Any, docname: str) -> None:
+        """A page is read again: drop what is kept of its old version. Sphinx keeps each doctree's
+        pickled bytes for the life of the environment (a new process starts without them), so in
+        this long-lived process numfig would otherwise number a re-read page's old figures."""
+        env._pickled_doctree_cache.pop(docname, None)
+        _TREES.get(env, {}).pop(docname, None)
 
     def build(self) -> float:
         """Build what changed since the last build; the seconds it took."""
@@ -82,6 +92,40 @@ class Preview:
             print("Code or configuration changed: restarting the preview", flush=True)
             os.execv(sys.executable, [sys.executable, *sys.argv])
         print(f"Rebuilt in {self.build():.2f} s", flush=True)
+
+
+# Each environment's doctrees as numfig's walk read them (see _numbered), until a page is read again.
+_TREES: "weakref.WeakKeyDictionary[Any, Dict[str, Any]]" = weakref.WeakKeyDictionary()
+
+
+def _numbered() -> None:
+    """After each read, numfig walks every page's doctree, in toctree order, to number figures
+    across the book; each is unpickled from the doctree cache, which made that walk a third of a
+    preview's rebuild. In this process the walk reads each page's doctree once and keeps it until
+    the page is read again (Preview._forget); the walk only reads them."""
+    from sphinx.environment.collectors.toctree import TocTreeCollector
+
+    walk = TocTreeCollector.assign_figure_numbers
+    if getattr(walk, "_keeps_doctrees", False):
+        return
+
+    def assign_figure_numbers(collector: Any, env: Any) -> Any:
+        trees = _TREES.setdefault(env, {})
+        read = env.get_doctree
+
+        def kept(docname: str) -> Any:
+            if docname not in trees:
+                trees[docname] = read(docname)
+            return trees[docname]
+
+        env.get_doctree = kept
+        try:
+            return walk(collector, env)
+        finally:
+            del env.get_doctree
+
+    assign_figure_numbers._keeps_doctrees = True  # type: ignore[attr-defined]
+    TocTreeCollector.assign_figure_numbers = assign_figure_numbers  # type: ignore[method-assign]
 
 
 def _app(preview: Preview, host: str) -> Any:

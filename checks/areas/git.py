@@ -6,7 +6,7 @@ import re
 
 from ..context import Context
 from ..model import Fix, Verdict, passed, skipped, warned
-from ..probes.repo import filter_drivers, safe_git, top_level
+from ..probes.repo import STATUS_ARGS, filter_drivers, safe_git, top_level
 from ..registry import check
 
 COMMIT_PUSH = "Commit your changes and push them"
@@ -27,8 +27,7 @@ def sync(ctx: Context) -> Verdict:
     if filters is None:
         return skipped("the repository's config names a filter that cannot be switched off safely, so git status "
                        "is not run (the checker never runs commands from your files)")
-    status = ctx.run(safe_git(["status", "--porcelain=v2", "--branch", "--untracked-files=no",
-                               "--ignore-submodules=all"], filters), timeout=10)
+    status = ctx.run(safe_git(list(STATUS_ARGS), filters), timeout=10)
     if status.missing:
         return skipped("git is not installed here")
     if not status.ok:

@@ -63,7 +63,7 @@ def ssh_version(ctx: Context) -> Tuple[Optional[str], str]:
         exe = ctx.which("ssh")
         if exe is None:
             return None, "no ssh program on PATH"
-        proc = ctx.run([exe, "-V"], timeout=5)
+        proc = ctx.run(version_command(exe), timeout=5)
         banner = proc.output.strip().splitlines()[0] if proc.output.strip() else ""
         if proc.returncode is None or not banner:
             return None, proc.error or "ssh -V printed nothing"
@@ -86,11 +86,7 @@ def ssh_config(ctx: Context) -> SshConfig:
         if execs and ctx.platform.is_windows:  # Win32-OpenSSH runs it without $SHELL: do not ask ssh at all
             return SshConfig(defaults, ctx.options.user or "", host, exec_lines=execs, would_exec=True,
                              error="not asked: the config holds a Match exec line")
-        null = "NUL" if ctx.platform.is_windows else "/dev/null"
-        # -F makes ssh read this home's config, whoever runs the check (tests run as root); `--`
-        # ends the options, so the host can never be read as one.
-        proc = ctx.run([exe, "-G", "-F", str(config) if config.is_file() else null, "--", host], timeout=5,
-                       env={"SHELL": NO_SHELL})
+        proc = ctx.run(config_command(ctx, exe), timeout=5, env=CONFIG_ENV)
         if not proc.ok:
             if NO_SHELL in proc.stderr:
                 return SshConfig(defaults, ctx.options.user or "", host, exec_lines=execs, would_exec=True,
@@ -109,6 +105,21 @@ def ssh_config(ctx: Context) -> SshConfig:
                          (parsed.get("hostname") or [host])[0], from_ssh=True, exec_lines=execs, runs_commands=runs)
 
     return ctx.memo("ssh.config", compute)
+
+
+def version_command(exe: str) -> List[str]:
+    return [exe, "-V"]
+
+
+CONFIG_ENV = {"SHELL": NO_SHELL}  # what `ssh -G` runs with, beside the context's environment
+
+
+def config_command(ctx: Context, exe: str) -> List[str]:
+    """`ssh -G` for the login host, reading this home's config (-F: whoever runs the check, tests
+    run as root); `--` ends the options, so the host can never be read as one."""
+    config = ctx.home / ".ssh" / "config"
+    null = "NUL" if ctx.platform.is_windows else "/dev/null"
+    return [exe, "-G", "-F", str(config) if config.is_file() else null, "--", ctx.expectations.login_host]
 
 
 def exec_lines(ctx: Context, config: Path) -> List[ExecLine]:

@@ -24,6 +24,8 @@ NO_HOOKS = "/dev/null"  # a hooks folder that holds no hook, on every system git
 SAFE_GIT = ("--no-optional-locks", "-c", "core.fsmonitor=false", "-c", "core.useBuiltinFSMonitor=false",
             "-c", f"core.hooksPath={NO_HOOKS}")
 
+FILTERS_QUERY = ("git", *SAFE_GIT, "config", "-z", "--name-only", "--get-regexp", r"^filter\.")
+
 
 def top_level(cwd: Path) -> Optional[Path]:
     """The working tree's top folder: the nearest folder holding `.git`, or None.
@@ -41,15 +43,22 @@ def top_level(cwd: Path) -> Optional[Path]:
 def filter_drivers(ctx: Context) -> Optional[List[str]]:
     """The names of the filter drivers the repository's config defines ([], or None when one has
     a name that cannot be written on a command line). `git config` itself runs nothing."""
-    proc = ctx.run(["git", *SAFE_GIT, "config", "-z", "--name-only", "--get-regexp", r"^filter\."], timeout=10)
-    names = []
-    for key in proc.stdout.split("\0") if proc.returncode == 0 else []:
-        match = re.fullmatch(r"filter\.(.+)\.[^.]+", key.strip())
-        if match:
-            names.append(match.group(1))
-    if any("=" in name or "\n" in name for name in names):
-        return None
-    return sorted(set(names))
+
+    def compute() -> Optional[List[str]]:
+        proc = ctx.run(FILTERS_QUERY, timeout=10)
+        names = []
+        for key in proc.stdout.split("\0") if proc.returncode == 0 else []:
+            match = re.fullmatch(r"filter\.(.+)\.[^.]+", key.strip())
+            if match:
+                names.append(match.group(1))
+        if any("=" in name or "\n" in name for name in names):
+            return None
+        return sorted(set(names))
+
+    return ctx.memo("git.filters", compute)
+
+
+STATUS_ARGS = ("status", "--porcelain=v2", "--branch", "--untracked-files=no", "--ignore-submodules=all")
 
 
 def safe_git(args: List[str], filters: List[str]) -> List[str]:

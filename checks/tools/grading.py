@@ -117,7 +117,8 @@ def group(submissions: Iterable[Submission], single: bool = False) -> List[Stude
         key = "submission" if single else (sub.user or "?" + sub.file)
         student = students.get(key)
         if student is None:
-            student = students[key] = Student(key, sub.user)
+            # every field given in order: Record's quick path (a class has thousands of students)
+            student = students[key] = Student(key, sub.user, {}, [], [], [], [], [], 0.0, None)
         elif single and sub.user and student.user and sub.user != student.user:
             note = f"the reports name different users ({student.user}, {sub.user})"
             if note not in student.flags:
@@ -156,6 +157,10 @@ class Grader:
                                 for i, req in enumerate(reqs) if req.half == half]) for half in HALVES]
         self.items = dict(self.by_half)
         self.absent = {half: [_grade_one(req, "no report", "") for req in reqs if req.half == half] for half in HALVES}
+        # where each half's scores go in a student's row; when the requirements list the laptop
+        # half first (as `requirements` does), a row is the two halves' scores one after the other
+        self.slots = [(half, [i for i, *_ in items]) for half, items in self.by_half]
+        self.in_order = [i for _, slots in self.slots for i in slots] == list(range(len(self.reqs)))
 
     def grade_report(self, sub: Submission) -> List[Graded]:
         """The scored checks of the report's half, in requirement order (kept on the report)."""
@@ -164,6 +169,7 @@ class Grader:
         graded: List[Graded] = []
         memo = self.memo
         statuses = sub.statuses
+        summaries = sub.summaries
         for i, check, passed, warned in self.items[sub.half]:
             status = statuses.get(check)
             if status == "pass":  # the common case first: a class mostly passes
@@ -171,7 +177,8 @@ class Grader:
             elif status == "warn":
                 graded.append(warned)
             else:
-                key = (i, status, sub.summary(check) if status is not None else "")
+                said = summaries.get(check) if status is not None else ""  # as Submission.summary reads it
+                key = (i, status, said if type(said) is str else "")
                 found = memo.get(key)
                 if found is None:
                     found = memo[key] = _grade_one(self.reqs[i], status, key[2])
@@ -180,12 +187,16 @@ class Grader:
         return graded
 
     def grade(self, student: Student) -> None:
-        graded: List[Graded] = [("", 0.0, "")] * len(self.reqs)
-        for half, items in self.by_half:
-            sub = student.halves.get(half)
-            scored = self.absent[half] if sub is None else self.grade_report(sub)
-            for (i, *_), g in zip(items, scored):
-                graded[i] = g
+        halves = student.halves
+        scored = [self.absent[half] if halves.get(half) is None else self.grade_report(halves[half])
+                  for half, _ in self.slots]
+        if self.in_order:
+            graded = [g for part in scored for g in part]
+        else:
+            graded = [("", 0.0, "")] * len(self.reqs)
+            for (_, slots), part in zip(self.slots, scored):
+                for i, g in zip(slots, part):
+                    graded[i] = g
         student.graded = graded
         student.max_score = self.max_score
 
