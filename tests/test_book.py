@@ -72,7 +72,6 @@ def test_single_file_checker_ships_with_the_site(built_book: Path) -> None:
 
 def test_troubleshooting_lists_every_check(built_book: Path) -> None:
     from checks.registry import all_checks
-
     from checks.site import load_site
 
     page = (built_book / "book" / "troubleshooting.html").read_text(encoding="utf-8")
