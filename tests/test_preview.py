@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import http.client
 import urllib.request
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def _wait_for(url: str, text: str, proc: subprocess.Popen, bound: float = 180.0)
             page = _get(url)
             if text in page:
                 return page
-        except OSError:
+        except (OSError, http.client.HTTPException):  # a page read while the rebuild rewrites it
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} never showed {text!r} within {bound:.0f} s")
