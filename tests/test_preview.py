@@ -6,11 +6,11 @@ copy of the book, on a free port, and is stopped by its process id.
 
 from __future__ import annotations
 
+import http.client
 import shutil
 import subprocess
 import sys
 import time
-import http.client
 import urllib.request
 from pathlib import Path
 
