@@ -1,12 +1,17 @@
-"""The course's one setting: the assignment it grades, and the address where its book is published.
+"""The course's setting: the assignment it grades, the cluster it is taught on, and the address
+where its book is published.
 
-Both live in the book's configuration, `_config.yml`, and nowhere else::
+All three live in the book's configuration, `_config.yml`, and nowhere else::
 
     html:
       baseurl: https://<your-org>.github.io/<this-repository>/
     sphinx:
       config:
         course_assignment: methodology-1
+        course_site: dsmlp            # a folder sites/<name>/ (checks/site.py)
+
+`make book SITE=<name>` builds for another site without editing the file: it sets COURSE_SITE,
+which the build and a clone's `python3 -m checks` read before `course_site`.
 
 From there they reach every place that needs them:
 

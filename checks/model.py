@@ -16,6 +16,21 @@ if TYPE_CHECKING:
     from typing import Any, Dict, Optional, Sequence, Tuple
 
 
+class Heading(str):
+    """A fix heading that applies on one kind of cluster only (a site's `launch.kind`, see
+    checks/site.py): the troubleshooting page of a book built for another kind leaves it out."""
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str = "") -> "Heading":
+        heading = super().__new__(cls, text)
+        heading.kind = kind
+        return heading
+
+    def applies_to(self, kind: str) -> bool:
+        return not self.kind or self.kind == kind
+
+
 class Fix(Record):
     """What to do: one imperative sentence, then commands the student can paste.
 

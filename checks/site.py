@@ -49,6 +49,7 @@ class Site(Record):
     login_host: str
     example_user: str
     launch_kind: str
+    login_nodes: str = ""  # the login nodes' short host names, a shell pattern ("": the login host's)
     launch_script: str = ""
     gpu_launch_script: str = ""
     default_cpus: float = 2
@@ -71,6 +72,18 @@ class Site(Record):
     def per_user_path(self) -> bool:
         """Does Jupyter answer under /user/<username>/ (a per-user proxy) rather than at /?"""
         return "<username>" in self.jupyter_path
+
+    def is_login_node(self, hostname: str) -> bool:
+        """Is this host name one of the login nodes' (the login host's own name, or its short name,
+        or a short name that `login_nodes` matches, such as "login*" for login01.hpc...)?"""
+        from fnmatch import fnmatchcase
+
+        name = hostname.lower().rstrip(".")
+        if not name:
+            return False
+        login = self.login_host.lower()
+        pattern = self.login_nodes.lower() or login.split(".")[0]
+        return name == login or fnmatchcase(name.split(".")[0], pattern)
 
     def link(self, name: str) -> str:
         return dict(self.links).get(name, "")
@@ -124,6 +137,8 @@ _SCHEMA: Dict[str, Dict[str, Tuple[Tuple[type, ...], bool, str, str]]] = {
         "institution": ((str,), True, "the institution's name", "institution"),
         "login_host": ((str,), True, "the login node's full host name", "login_host"),
         "example_user": ((str,), True, "a user name for the examples, such as \"jdoe\"", "example_user"),
+        "login_nodes": ((str,), False, "the login nodes' short host names as a shell pattern, such as \"login*\" "
+                                       "(login01, login02, ...; default: the login host's first label)", "login_nodes"),
     },
     "launch": {
         "kind": ((str,), True, "\"launch-script\" or \"slurm\"", "launch_kind"),
@@ -291,6 +306,10 @@ def _semantic_problems(values: Dict[str, Any], is_host: Any, is_user: Any) -> Li
     if not is_user(values["example_user"]):
         problems.append(f"example_user is {_short(values['example_user'])}: expected a user name "
                         "(letters, digits, '.', '_' and '-', not starting with '-')")
+    if values.get("login_nodes") and not re.fullmatch(r"[A-Za-z0-9*?\[\]_-][A-Za-z0-9*?\[\]._-]{0,63}",
+                                                       values["login_nodes"]):
+        problems.append(f"login_nodes is {_short(values['login_nodes'])}: expected a short host name or a pattern "
+                        "such as \"login*\" (letters, digits, '-', '_', '.', '*', '?' and [...])")
     kind = values["launch_kind"]
     if kind not in LAUNCH_KINDS:
         problems.append(f"launch.kind is {_short(kind)}: expected one of {', '.join(LAUNCH_KINDS)}")

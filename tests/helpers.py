@@ -37,3 +37,12 @@ def spec(check_id: str, func: Callable[..., Verdict], *, sides: Iterable[str] = 
     return CheckSpec(check_id, title, func, frozenset(sides),
                      frozenset(platforms) if platforms is not None else None, tuple(requires),
                      "lessons/servers.html#x", (), timeout, live)
+
+
+def site_expectations(site: str, assignment: str = "methodology-1", **changes: Any) -> Any:
+    """A shipped assignment tied to a site (`site = "<name>"`), as an instructor's file would be."""
+    from checks.expectations import parse
+
+    text = (Path(expectations.__file__).parent / "assignments" / f"{assignment}.toml").read_text(encoding="utf-8")
+    exp = parse(f'site = "{site}"\n' + text, source=f"{assignment}.toml ({site})")
+    return exp.replace(**changes) if changes else exp

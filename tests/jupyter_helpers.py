@@ -15,11 +15,13 @@ from realssh import PORT_TRIES, free_port, stop_process, wait_port
 
 
 class JupyterServer:
-    """`jupyter_server` on 127.0.0.1 with a base URL and a token; stopped by pid."""
+    """`jupyter_server` on a loopback address (127.0.0.1, or 127.0.0.2 standing in for a compute
+    node) with a base URL and a token; stopped by pid."""
 
-    def __init__(self, base_url: str, token: str, workdir: Path, port: Optional[int] = None) -> None:
+    def __init__(self, base_url: str, token: str, workdir: Path, port: Optional[int] = None,
+                 ip: str = "127.0.0.1") -> None:
         """`port` None: a free one, chosen again if another program takes it first."""
-        self.port, self.base_url, self.token = port or 0, base_url, token
+        self.port, self.base_url, self.token, self.ip = port or 0, base_url, token, ip
         self.fixed_port = port
         self.dir = workdir
         self.runtime = workdir / "runtime"
@@ -30,15 +32,15 @@ class JupyterServer:
         env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(self.runtime), "JUPYTER_CONFIG_DIR": str(self.dir / "cfg"),
                "JUPYTER_DATA_DIR": str(self.dir / "data"), "JUPYTER_PLATFORM_DIRS": "1"}
         for _ in range(PORT_TRIES if self.fixed_port is None else 1):
-            self.port = self.fixed_port or free_port()
-            argv = [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1",
+            self.port = self.fixed_port or free_port(self.ip)
+            argv = [sys.executable, "-m", "jupyter_server", f"--ServerApp.ip={self.ip}",
                     f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
                     f"--ServerApp.base_url={self.base_url}", "--ServerApp.open_browser=False",
                     f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.dir}",
                     "--ServerApp.allow_root=True"]
             with open(self.dir / "server.log", "ab") as log:
                 self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-            if wait_port(self.port, timeout=60, proc=self.proc):
+            if wait_port(self.port, timeout=60, proc=self.proc, host=self.ip):
                 return self
         raise RuntimeError(f"Jupyter Server could not bind port {self.port}; see {self.dir / 'server.log'}")
 

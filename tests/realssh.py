@@ -34,9 +34,9 @@ def require(condition: bool, why: str) -> None:
     pytest.skip(why)
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -52,7 +52,8 @@ def stop_process(proc: Optional[subprocess.Popen], timeout: float = 10.0) -> Non
         proc.wait(timeout=timeout)
 
 
-def wait_port(port: int, timeout: float = 10.0, proc: Optional[subprocess.Popen] = None) -> bool:
+def wait_port(port: int, timeout: float = 10.0, proc: Optional[subprocess.Popen] = None,
+              host: str = "127.0.0.1") -> bool:
     """Wait until something listens on the port. With `proc`, False as soon as that process has
     exited (it could not bind: the port was taken between choosing it and starting the server)."""
     deadline = time.monotonic() + timeout
@@ -60,11 +61,11 @@ def wait_port(port: int, timeout: float = 10.0, proc: Optional[subprocess.Popen]
         if proc is not None and proc.poll() is not None:
             return False
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return True
         except OSError:
             time.sleep(0.05)
-    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout} s")
+    raise TimeoutError(f"nothing listened on {host}:{port} within {timeout} s")
 
 
 PORT_TRIES = 5  # a free port can be taken by another program before our server binds it: try another

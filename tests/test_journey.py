@@ -56,20 +56,33 @@ class Site:
         self.thread.join(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Iterator[Site]:
-    work = tmp_path_factory.mktemp("journey")
+def _built(tmp_path_factory, course_site: str) -> Iterator[Site]:
+    """The book built for a site (COURSE_SITE, as `make book SITE=` sets it) and served."""
+    work = tmp_path_factory.mktemp(f"journey-{course_site}")
     book = work / "book"
     shutil.copytree(ROOT, book, ignore=shutil.ignore_patterns(".git", ".venv", "_build", "__pycache__"))
     served = Site(work / "out" / "_build" / "html")
     config = book / "_config.yml"
     config.write_text(config.read_text(encoding="utf-8") + f"\n# added by the test\nhtml:\n  baseurl: {served.url}\n",
                       encoding="utf-8")
-    proc = build_book(book, work / "out")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COURSE_SITE", course_site)
+        proc = build_book(book, work / "out")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     served.start()
     yield served
     served.stop()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[Site]:
+    yield from _built(tmp_path_factory, "dsmlp")
+
+
+@pytest.fixture(scope="module")
+def hpc_site(tmp_path_factory) -> Iterator[Site]:
+    """The book for the Slurm site (sites/example-hpc), built only for the journey on it."""
+    yield from _built(tmp_path_factory, "example-hpc")
 
 
 def _download(url: str, dest: Path) -> Path:
@@ -207,21 +220,44 @@ def _paste(user, commands: List[str], typed: str = "\n") -> List[str]:  # type: 
     return pasted
 
 
-def test_a_new_student_follows_the_fixes_to_a_working_tunnel(site: Site, user, sshd, tmp_path: Path) -> None:
-    """From an empty home to a working tunnel, pasting only what the single file prints.
+# What differs on each site: its login host, the Jupyter the student reaches, and how the server
+# side is recognised (a Kubernetes pod on DSMLP; a Slurm job's variables on the compute node).
+JOURNEYS = {
+    "dsmlp": {"login": "dsmlp-login.ucsd.edu", "ip": "127.0.0.1", "base": "/user/{user}/",
+              "url": "http://dsmlp-login.ucsd.edu:{port}/user/{user}/?token={token}",
+              "server_env": {"KUBERNETES_SERVICE_HOST": "10.96.0.1"}},
+    # No Slurm cluster runs here: 127.0.0.2 stands in for the compute node, and the job's
+    # variables are those of tests/data/slurm/v2-job (salloc -c 8 --mem=32G on node042).
+    "example-hpc": {"login": "login.hpc.example.edu", "ip": "127.0.0.2", "base": "/",
+                    "url": "http://127.0.0.2:{port}/lab?token={token}",
+                    "server_env": {"SLURM_JOB_ID": "3385", "SLURM_JOB_NODELIST": "node042", "SLURMD_NODENAME": "node042",
+                                   "SLURM_CPUS_PER_TASK": "8", "SLURM_CPUS_ON_NODE": "8",
+                                   "SLURM_MEM_PER_NODE": "32768"}},
+}
+
+
+@pytest.mark.parametrize("course_site", sorted(JOURNEYS))
+def test_a_new_student_follows_the_fixes_to_a_working_tunnel(course_site: str, request: pytest.FixtureRequest,
+                                                             user, sshd, tmp_path: Path) -> None:
+    """From an empty home to a working tunnel, pasting only what the single file prints, on each site.
 
     The login node is a real sshd on loopback; the student's ~/.ssh/config adds only the name
     resolution a test needs (the login host's name to 127.0.0.1 and the sshd's port). The server
-    is a real Jupyter Server under /user/<name>/; the tunnel command is the one the single file
-    prints "in the container", run as printed.
+    is a real Jupyter Server: under /user/<name>/ on DSMLP; at / on 127.0.0.2 (the compute node)
+    on the Slurm site. The tunnel command is the one the single file prints on the server, run as
+    printed.
     """
     from jupyter_helpers import JupyterServer
     from realssh import free_port, stop_process, wait_port
 
+    journey = JOURNEYS[course_site]
+    login_host = journey["login"]
+    site = request.getfixturevalue("site" if course_site == "dsmlp" else "hpc_site")
     user.reset_home()
     pyz = _download(site.url + "selfcheck.pyz", user.home / "selfcheck.pyz")
     local = free_port()
     course = (ROOT / "checks" / "assignments" / "methodology-1.toml").read_text(encoding="utf-8")
+    assert "[tunnel]" not in course  # the assignment inherits the site's local port: this one overrides it
     (user.home / "course.toml").write_text(course + f"\n[tunnel]\nlocal_port = {local}\n")
     for path in (pyz, user.home / "course.toml"):
         user.chown(path)
@@ -248,25 +284,26 @@ def test_a_new_student_follows_the_fixes_to_a_working_tunnel(site: Site, user, s
 
     # 3. Name resolution for the test, then a real login with the key, no password.
     config = user.home / ".ssh" / "config"
-    config.write_text(f"Host dsmlp-login.ucsd.edu\n    HostName 127.0.0.1\n    Port {sshd.port}\n")
+    config.write_text(f"Host {login_host}\n    HostName 127.0.0.1\n    Port {sshd.port}\n")
     config.chmod(0o600)
     user.chown(config)
     login = _report(user, "--side", "laptop", "--live", "--only", "ssh.login", "--user", user.name)
     assert login["ssh.login"]["status"] == "pass", login
 
-    # 4. The server: a real Jupyter under /user/<name>/; in its terminal, the single file prints the tunnel.
+    # 4. The server: a real Jupyter (under /user/<name>/, or at / on the compute node); in its
+    # terminal, the single file prints the tunnel.
     token = "f" * 64
-    server = JupyterServer(f"/user/{user.name}/", token, tmp_path / "server").start()
+    server = JupyterServer(journey["base"].format(user=user.name), token, tmp_path / "server", ip=journey["ip"]).start()
     tunnel = None
     try:
         container = subprocess_run([sys.executable, "-I", str(pyz), "--side", "server", "--only", "tunnel.server",
                                     "--json", "--expectations", str(user.home / "course.toml")],
-                                   env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "server"),
+                                   env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "server"), "USER": user.name,
                                         "JUPYTER_RUNTIME_DIR": str(server.runtime)})
         said = json.loads(container.stdout)["results"][0]
-        assert said["status"] == "pass" and token not in container.stdout
+        assert said["status"] == "pass" and token not in container.stdout, said
         command = said["summary"].split("on your computer run: ", 1)[1].split(" — ", 1)[0]
-        assert command == f"ssh -N -L {local}:127.0.0.1:{server.port} {user.name}@dsmlp-login.ucsd.edu"
+        assert command == f"ssh -N -L {local}:{journey['ip']}:{server.port} {user.name}@{login_host}"
 
         # 5. On the laptop, that command as printed; then every tunnel check passes.
         import shlex
@@ -276,7 +313,7 @@ def test_a_new_student_follows_the_fixes_to_a_working_tunnel(site: Site, user, s
                                   env={"HOME": str(user.home), "PATH": "/usr/bin:/bin"}, cwd=str(user.home),
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert wait_port(local, timeout=20, proc=tunnel)
-        url = f"http://dsmlp-login.ucsd.edu:{server.port}/user/{user.name}/?token={token}"
+        url = journey["url"].format(port=server.port, user=user.name, token=token)
         tunnel_results = _report(user, "--side", "laptop", "--only", "tunnel", "--url", url)
         assert {k: r["status"] for k, r in tunnel_results.items() if k != "tunnel.server"} == {
             "tunnel.url": "pass", "tunnel.local_port": "pass", "tunnel.jupyter": "pass", "tunnel.user": "pass",
@@ -285,14 +322,16 @@ def test_a_new_student_follows_the_fixes_to_a_working_tunnel(site: Site, user, s
         # 6. Both reports, with the book's one report command, then the instructor's collect.
         handed_in = tmp_path / "handed-in"
         handed_in.mkdir()
+        # A URL at / names no user: on such a site the laptop's report is filed under --user.
+        who = [] if "{user}" in journey["url"] else ["--user", user.name]
         laptop = _as_student(user, ["python3", "-I", "selfcheck.pyz", "--expectations", "course.toml", "--url", url,
-                                    "--json", "--output", "selfcheck-laptop.json"])
+                                    *who, "--json", "--output", "selfcheck-laptop.json"])
         assert laptop.returncode in (0, 1), laptop.stderr
         shutil.copy(user.home / "selfcheck-laptop.json", handed_in / "jdoe-laptop.json")
         subprocess_run(["/usr/bin/python3", "-I", str(pyz), "--side", "server", "--expectations",
                         str(user.home / "course.toml"), "--json", "--output", str(handed_in / "jdoe-server.json")],
                        env={"PATH": "/usr/bin:/bin", "HOME": str(user.home), "USER": user.name,
-                            "JUPYTER_RUNTIME_DIR": str(server.runtime), "KUBERNETES_SERVICE_HOST": "10.96.0.1"})
+                            "JUPYTER_RUNTIME_DIR": str(server.runtime), **journey["server_env"]})
         for report in handed_in.iterdir():
             assert token not in report.read_text(encoding="utf-8")
         grades = tmp_path / "grades.csv"

@@ -1,8 +1,12 @@
 """Check the checks: every registered check passes on one fixture and fails (or warns) on another,
-with the fix it declares (the nbgrader `validate --invert` idea, for environment checks).
+with the fix it declares (the nbgrader `validate --invert` idea, for environment checks), for
+every site under sites/ (the course's site set with COURSE_SITE, as `make book SITE=` does).
 
-The fixtures are the real kinds used elsewhere: generated keys, captured cgroup trees, a real
-Jupyter Server, real git repositories, fake nvidia-smi programs (no GPU can run here).
+The fixtures are the real kinds used elsewhere: generated keys, captured cgroup trees (a
+Kubernetes container on DSMLP; a Slurm job's tree and environment on the Slurm site — no Slurm
+cluster runs here, see tests/data/slurm), a real Jupyter Server (on a Slurm site: one at / on
+127.0.0.2 standing in for the compute node), real git repositories, fake nvidia-smi programs (no
+GPU can run here).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Iterator, Tuple
 
 import pytest
 from conftest import DATA
@@ -21,12 +25,13 @@ from helpers import make_ctx
 from jupyter_helpers import JupyterServer
 from realssh import free_port
 
-from checks import expectations
+from checks import course, expectations
 from checks.context import Context
 from checks.model import Status
 from checks.platform import Platform
 from checks.registry import all_checks, get
 from checks.runner import run_specs
+from checks.site import available, load_site
 
 pytestmark = pytest.mark.slow
 TOKEN = secrets.token_hex(32)
@@ -66,7 +71,13 @@ def edit_home(edit: Callable[[Path, dict], None], **kw) -> Setup:
 def server_ctx(tmp: Path, cgroup: str = "k8s-v2-limited", **changes) -> Context:
     exp = expectations.load().replace(**changes) if changes else None
     ctx = make_ctx(tmp, side="server", exp=exp)
-    ctx.procfs, ctx.sysfs = DATA / "cgroup" / cgroup / "proc", DATA / "cgroup" / cgroup / "sys"
+    tree = DATA / "cgroup" / cgroup
+    if load_site().slurm:  # a compute node in a Slurm job: the job's cgroup tree and environment
+        import json
+
+        tree = DATA / "slurm" / "v1-job"  # salloc -c 4 --mem-per-cpu=4G
+        ctx.env = json.loads((tree / "env.json").read_text())
+    ctx.procfs, ctx.sysfs = tree / "proc", tree / "sys"
     return ctx
 
 
@@ -80,7 +91,7 @@ def smi(tmp: Path, body: str, gpus: int) -> Context:
 
 def server_ctx_env(tmp: Path, env: dict, **changes) -> Context:
     ctx = server_ctx(tmp, **changes)
-    ctx.env = env
+    ctx.env = {**ctx.env, "SLURM_GPUS_ON_NODE": str(changes.get("gpus", 0)), **env} if load_site().slurm else env
     return ctx
 
 
@@ -137,7 +148,26 @@ def tunnel_ctx(tmp: Path, port: int, url: str) -> Context:
 
 
 def URL(port: int, user: str = "ana", token: str = TOKEN) -> str:
-    return f"http://dsmlp-login.ucsd.edu:{port}/user/{user}/?token={token}"
+    """The Jupyter URL as the course's site prints it."""
+    site = load_site()
+    if not site.per_user_path:
+        return f"http://{site.example_node}:{port}/lab?token={token}"
+    return f"http://{site.login_host}:{port}/user/{user}/?token={token}"
+
+
+SITES = available()
+
+
+@pytest.fixture(params=SITES, autouse=True)
+def course_site(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Every test here runs once per site: the course's site set as `make book SITE=` sets it."""
+    saved = dict(course._CACHE)
+    monkeypatch.setenv("COURSE_SITE", request.param)
+    course._CACHE.clear()
+    assert load_site().name == request.param
+    yield request.param
+    course._CACHE.clear()
+    course._CACHE.update(saved)
 
 
 def agent_unloaded(tmp: Path, keys: dict) -> Context:
@@ -170,7 +200,7 @@ MATRIX: Dict[str, Tuple[Callable, Callable]] = {
                        lambda t, k: (t / "home").mkdir() or make_ctx(
                            t, side="server", exp=expectations.load().replace(min_free_disk_gb=10**9))),
     "git.sync": (lambda t, k: git_repo(t, dirty=False), lambda t, k: git_repo(t, dirty=True)),
-    "tunnel.url": (lambda t, k: tunnel_ctx(t, 8889, URL(12733)), lambda t, k: tunnel_ctx(t, 8889, "http://dsmlp-login.ucsd.edu/tree")),
+    "tunnel.url": (lambda t, k: tunnel_ctx(t, 8889, URL(12733)), lambda t, k: tunnel_ctx(t, 8889, "http://login/tree")),
 }
 
 
@@ -208,8 +238,26 @@ def test_passes_on_good_and_fails_on_bad(check_id: str, tmp_path: Path, keyring)
     _assert_pair(check_id, good_setup(tmp_path / "good", keyring), bad_setup(tmp_path / "bad", keyring))
 
 
-def test_tunnel_checks_against_a_real_jupyter(tmp_path: Path, jupyter: JupyterServer) -> None:
-    good = lambda: tunnel_ctx(tmp_path, jupyter.port, URL(jupyter.port))  # noqa: E731
+@pytest.fixture(scope="module")
+def root_jupyters(tmp_path_factory) -> Iterator[Tuple[JupyterServer, JupyterServer]]:
+    """A Slurm site's Jupyter, started by hand at /: the tunnel's far end as the laptop reaches it
+    (127.0.0.1, as through the tunnel), and one on 127.0.0.2 as the compute node runs it."""
+    local = JupyterServer("/", TOKEN, tmp_path_factory.mktemp("jp-root")).start()
+    try:
+        node = JupyterServer("/", TOKEN, tmp_path_factory.mktemp("jp-node"), ip="127.0.0.2").start()
+    except BaseException:
+        local.stop()
+        raise
+    yield local, node
+    node.stop()
+    local.stop()
+
+
+def test_tunnel_checks_against_a_real_jupyter(tmp_path: Path, jupyter: JupyterServer,
+                                              request: pytest.FixtureRequest) -> None:
+    per_user = load_site().per_user_path
+    mine, node = (jupyter, jupyter) if per_user else request.getfixturevalue("root_jupyters")
+    good = lambda: tunnel_ctx(tmp_path, mine.port, URL(mine.port))  # noqa: E731
     _assert_pair("tunnel.local_port", good(), tunnel_ctx(tmp_path, free_port(), URL(12733)))
     from jupyter_helpers import PlainHttp
 
@@ -218,12 +266,19 @@ def test_tunnel_checks_against_a_real_jupyter(tmp_path: Path, jupyter: JupyterSe
         _assert_pair("tunnel.jupyter", good(), tunnel_ctx(tmp_path, web.port, URL(web.port)))
     finally:
         web.stop()
-    _assert_pair("tunnel.user", good(), tunnel_ctx(tmp_path, jupyter.port, URL(jupyter.port, user="bob")))
-    _assert_pair("tunnel.token", good(), tunnel_ctx(tmp_path, jupyter.port, URL(jupyter.port, token=secrets.token_hex(32))))
-    # tunnel.server (server side) reads the same server's runtime file; with none it fails.
-    ctx = make_ctx(tmp_path, side="server", env={"JUPYTER_RUNTIME_DIR": str(jupyter.runtime)})
+    # Someone else's server: under another user's path (on a site at /, a per-user one)
+    other = tunnel_ctx(tmp_path, jupyter.port, URL(jupyter.port, user="bob")) if per_user else \
+        tunnel_ctx(tmp_path, jupyter.port, URL(jupyter.port))
+    _assert_pair("tunnel.user", good(), other)
+    _assert_pair("tunnel.token", good(), tunnel_ctx(tmp_path, mine.port, URL(mine.port, token=secrets.token_hex(32))))
+    # tunnel.server (server side) reads the server's runtime file (on the compute node, the node's
+    # Jupyter); with none it fails.
+    ctx = make_ctx(tmp_path, side="server", env={"JUPYTER_RUNTIME_DIR": str(node.runtime), "USER": "ana"})
     empty = make_ctx(tmp_path, side="server", env={"JUPYTER_RUNTIME_DIR": str(tmp_path / "none")})
     _assert_pair("tunnel.server", ctx, empty)
+    if not per_user:
+        said = run_specs(ctx, [get("tunnel.server")])["tunnel.server"].summary
+        assert f"ssh -N -L 8889:127.0.0.2:{node.port} ana@{load_site().login_host}" in said
 
 
 def test_every_check_is_in_the_matrix() -> None:

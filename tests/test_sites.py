@@ -172,8 +172,6 @@ def test_slurm_book_has_one_report_command_per_half_naming_the_user(site_books):
     assert args.user == "jdoe" and args.json and args.output == "selfcheck-laptop.json"
 
 
-@pytest.mark.xfail(strict=True, reason="env.side and resources.* learn Slurm jobs on the branch sites-slurm (issue #18, "
-                   "part 3); once merged, the build's outputs from the Slurm machine show it and this must pass")
 def test_slurm_example_outputs_speak_slurm(site_books):
     server = visible(site_books["example-hpc"] / "lessons" / "selfcheck-server.html")
     assert "this is your own computer" not in server

@@ -1,5 +1,7 @@
 """The tunnel checks against real components: a real Jupyter Server (base_url /user/<name>/ and a
-token), a real sshd, and real `ssh -N -L` tunnels — one per state a student can be in.
+token), a real sshd, and real `ssh -N -L` tunnels — one per state a student can be in. On the
+Slurm site (sites/example-hpc) the sshd plays the login node and a Jupyter Server bound to
+127.0.0.2 plays the compute node; the tunnels are the commands the checks print, run as printed.
 
 Every state asserts every tunnel check's verdict, and that the token appears nowhere in the
 text, HTML or JSON output.
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Dict, Iterator, Optional
 
 import pytest
-from helpers import make_ctx
+from helpers import make_ctx, site_expectations
 from jupyter_helpers import HungListener, JupyterServer, PlainHttp
 from realssh import Home, Sshd, SshUser, free_port, stop_process, wait_port
 
@@ -67,9 +69,10 @@ class Tunnel:
         self.proc.stderr.close()
 
 
-def run_tunnel_checks(local: int, url: Optional[str], token_secret: str = TOKEN):
-    exp = expectations.load().replace(local_port=local)
-    ctx = make_ctx(side="laptop", exp=exp, url=url, timeout=1.0)
+def run_tunnel_checks(local: int, url: Optional[str], token_secret: str = TOKEN, site: Optional[str] = None,
+                      user: Optional[str] = None):
+    exp = (site_expectations(site) if site else expectations.load()).replace(local_port=local)
+    ctx = make_ctx(side="laptop", exp=exp, url=url, timeout=1.0, user=user)
     ctx.platform = Platform("linux")
     ctx.procfs = Path("/proc")  # the real one: which process holds the port
     if url:
@@ -235,3 +238,112 @@ def test_9_an_older_tunnel_still_holds_the_local_port(sshd: Sshd, tunnel_home: S
         fresh.stop()
     assert statuses(after) == {"tunnel.url": "pass", "tunnel.local_port": "pass", "tunnel.jupyter": "pass",
                                "tunnel.user": "pass", "tunnel.token": "pass"}
+
+
+# -- a Slurm site: the tunnel goes through the login node to a compute node -----------------------
+
+NODE, WRONG_NODE = "127.0.0.2", "127.0.0.3"  # addresses of this machine standing in for compute nodes
+HPC_LOGIN = "login.hpc.example.edu"
+
+
+@pytest.fixture(scope="module")
+def node_server(tmp_path_factory) -> Iterator[JupyterServer]:
+    """Jupyter as a student starts it on a compute node: at /, on the node's address."""
+    server = JupyterServer("/", TOKEN, tmp_path_factory.mktemp("jp-node"), ip=NODE).start()
+    yield server
+    server.stop()
+
+
+class Pasted:
+    """A command pasted into the student's bash on their computer, as printed; stopped by pid."""
+
+    def __init__(self, user: SshUser, command: str, local: int) -> None:
+        self.proc = subprocess.Popen(["bash", "--noprofile", "--norc", "-c", f"exec {command}"], user=user.uid,
+                                     group=user.gid, extra_groups=[], cwd=str(user.home),
+                                     env={"HOME": str(user.home), "PATH": "/usr/bin:/bin"},
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_port(local, timeout=20, proc=self.proc), command
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+
+def _slurm_statuses(local: int, url: str, user: str) -> Dict:
+    results, _ = run_tunnel_checks(local, url, site="example-hpc", user=user)
+    return results
+
+
+def test_10_slurm_a_tunnel_through_the_login_node_to_the_compute_node(sshd: Sshd, tunnel_home: SshUser,
+                                                                      node_server: JupyterServer) -> None:
+    """The tunnel command tunnel.server prints on the compute node, pasted on the student's
+    computer, passes every tunnel check; a tunnel to the wrong node, or to the wrong port, fails
+    tunnel.local_port with `kill PID` and the right tunnel, and pasting that fix makes them pass."""
+    user, local = tunnel_home, free_port()
+    config = user.home / ".ssh" / "config"  # name resolution only: the login host is the sshd on 127.0.0.1
+    config.write_text(f"Host {HPC_LOGIN}\n    HostName 127.0.0.1\n    Port {sshd.port}\n    BatchMode yes\n"
+                      "    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n    LogLevel ERROR\n")
+    config.chmod(0o600)
+    user.chown(config)
+    left_behind = node_server.runtime / "jpserver-99999999.json"
+    try:
+        # On the compute node: tunnel.server reads the real runtime file and prints the tunnel. The
+        # home (and so the runtime folder) is shared by every node: a file left by yesterday's job on
+        # another node, killed at its time limit, sorts last and must not be the one chosen.
+        left_behind.write_text(json.dumps({"base_url": "/", "hostname": "node017", "pid": 99999999,  # above any pid_max
+                                     "port": node_server.port + 1, "token": "0" * 48, "url": "http://node017:8888/"}))
+        exp = site_expectations("example-hpc").replace(local_port=local)
+        node = make_ctx(side="server", exp=exp, env={"PATH": "/usr/bin:/bin", "USER": user.name,
+                                                     "JUPYTER_RUNTIME_DIR": str(node_server.runtime)})
+        node.procfs = Path("/proc")
+        said = run_specs(node, select(["tunnel.server"]))["tunnel.server"]
+        assert said.status.value == "pass", said.summary
+        command = said.summary.split("on your computer run: ", 1)[1].split(" — ", 1)[0]
+        assert command == f"ssh -N -L {local}:{NODE}:{node_server.port} {user.name}@{HPC_LOGIN}"
+        url = f"http://{NODE}:{node_server.port}/lab?token={TOKEN}"
+
+        tunnel = Pasted(user, command, local)
+        try:
+            good = _slurm_statuses(local, url, user.name)
+        finally:
+            tunnel.stop()
+        assert statuses(good) == {"tunnel.url": "pass", "tunnel.local_port": "pass", "tunnel.jupyter": "pass",
+                                  "tunnel.user": "pass", "tunnel.token": "pass"}, {k: r.summary for k, r in good.items()}
+        assert f"node {NODE}, port {node_server.port}" in good["tunnel.url"].summary
+        assert command in good["tunnel.url"].summary
+
+        for wrong in (f"{WRONG_NODE}:{node_server.port}", f"{NODE}:{free_port(NODE)}"):
+            stale = Pasted(user, f"ssh -N -L {local}:{wrong} {user.name}@{HPC_LOGIN}", local)
+            try:
+                bad = _slurm_statuses(local, url, user.name)
+                assert statuses(bad) == {"tunnel.url": "pass", "tunnel.local_port": "fail", "tunnel.jupyter": "skip",
+                                         "tunnel.user": "skip", "tunnel.token": "skip"}, bad["tunnel.local_port"].summary
+                result = bad["tunnel.local_port"]
+                assert f"forwards it to {wrong}, but your server's URL says {NODE}:{node_server.port}" in result.summary
+                assert list(result.fix.commands) == [f"kill {stale.proc.pid}", command]
+                # The fix, pasted: the first command in bash, the second as the new tunnel.
+                subprocess.run(["bash", "--noprofile", "--norc", "-c", result.fix.commands[0]], check=True, timeout=30)
+                stale.proc.wait(timeout=15)
+            finally:
+                stale.stop()
+            fixed = Pasted(user, result.fix.commands[1], local)
+            try:
+                after = _slurm_statuses(local, url, user.name)
+            finally:
+                fixed.stop()
+            assert statuses(after) == {"tunnel.url": "pass", "tunnel.local_port": "pass", "tunnel.jupyter": "pass",
+                                       "tunnel.user": "pass", "tunnel.token": "pass"}, wrong
+
+        # The right node and port, but the Jupyter there has stopped (here: a port nothing listens on).
+        gone = free_port(NODE)
+        dead = Pasted(user, f"ssh -N -L {local}:{NODE}:{gone} {user.name}@{HPC_LOGIN}", local)
+        try:
+            stopped = _slurm_statuses(local, f"http://{NODE}:{gone}/lab?token={TOKEN}", user.name)
+        finally:
+            dead.stop()
+        assert stopped["tunnel.local_port"].status.value == "pass"
+        assert stopped["tunnel.jupyter"].status.value == "fail"
+        assert "squeue --me" in stopped["tunnel.jupyter"].fix.text
+        assert any("your server's address in the URL" in d for d in stopped["tunnel.jupyter"].details)
+    finally:
+        config.unlink()
+        left_behind.unlink(missing_ok=True)

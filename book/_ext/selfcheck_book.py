@@ -59,7 +59,9 @@ class _MarkdownDirective(SphinxDirective):
 
 class SelfcheckTroubleshooting(_MarkdownDirective):
     def markdown(self) -> str:
-        return pages.troubleshooting_markdown()
+        from checks.site import load_site
+
+        return pages.troubleshooting_markdown(load_site(self.config.course_site).launch_kind)
 
 
 class ExpectationsTable(_MarkdownDirective):

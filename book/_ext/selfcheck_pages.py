@@ -110,7 +110,7 @@ def _message_entry(pattern: Any, sentence: str, commands: Sequence[str], spec_by
     return out
 
 
-def _check_entry(spec: Any, messages: List[Any]) -> List[str]:
+def _check_entry(spec: Any, messages: List[Any], kind: str = "") -> List[str]:
     out = [f"({spec.anchor})=", f"### {code(spec.id)}: {text(spec.title)}", "",
            f"**Checks:** {text(spec.description)}", ""]
     if spec.explanation:
@@ -119,9 +119,10 @@ def _check_entry(spec: Any, messages: List[Any]) -> List[str]:
     out += [f"**Runs on:** {text(_sides(spec))}{live}", ""]
     if spec.requires:
         out += ["**Needs first:** " + ", ".join(code(r) for r in spec.requires), ""]
-    if spec.fixes:
+    fixes = [fix for fix in spec.fixes if not kind or getattr(fix, "applies_to", lambda _kind: True)(kind)]
+    if fixes:
         out += ["**Fixes it can suggest:**", ""]
-        for fix in spec.fixes:
+        for fix in fixes:
             sentence, commands = fix_parts(fix)
             out += [f"- {text(sentence)}"]
             for command in commands:
@@ -132,8 +133,9 @@ def _check_entry(spec: Any, messages: List[Any]) -> List[str]:
     return out
 
 
-def troubleshooting_markdown() -> str:
-    """The generated part of the troubleshooting page: the known messages, then every check by area."""
+def troubleshooting_markdown(kind: str = "") -> str:
+    """The generated part of the troubleshooting page: the known messages, then every check by area
+    (with the fixes that apply on a cluster of this `kind`, a site's launch.kind; "": all)."""
     from checks.registry import all_checks
 
     specs = all_checks()
@@ -168,7 +170,7 @@ def troubleshooting_markdown() -> str:
             for pattern, sentence, commands in in_messages:
                 out += _message_entry(pattern, sentence, commands, spec_by_id)
         for spec in in_area:
-            out += _check_entry(spec, [p for p, _, _ in messages if p.check == spec.id])
+            out += _check_entry(spec, [p for p, _, _ in messages if p.check == spec.id], kind)
     return "\n".join(out)
 
 

@@ -1,13 +1,14 @@
 """Where am I, and is the environment the one the assignment expects?
 
 `env.side` tells the student's own computer from the login node (the "jumpbox") and from a
-server container, from evidence in the environment and `/proc/self/cgroup`.
+server (a container, or a compute node in a Slurm job), from evidence in the environment and
+`/proc/self/cgroup`.
 """
 
 from __future__ import annotations
 
 from ..context import Context
-from ..model import Fix, Verdict, failed, passed, skipped, warned
+from ..model import Fix, Heading, Verdict, failed, passed, skipped, warned
 from ..probes.packages import installed_packages, load_compare, normalise
 from ..registry import check
 
@@ -16,19 +17,41 @@ if TYPE_CHECKING:
     from typing import Any, Dict
 
 
-START_SERVER = "Start your server from the login node with the launch script, then run the checks there"
+START_SERVER = Heading("Start your server from the login node with the launch script, then run the checks there",
+                       "launch-script")
+START_JOB = Heading("Ask Slurm for a compute node from the login node, then run the checks there", "slurm")
+JOB_SHELL = Heading("Your job runs, but this shell is on the login node: open a shell on the job's compute node", "slurm")
 
 
-@check("env.side", title="Where these checks run", docs="lessons/cluster.html#where-am-i", fixes=(START_SERVER,))
+@check("env.side", title="Where these checks run", docs="lessons/cluster.html#where-am-i",
+       fixes=(START_SERVER, START_JOB, JOB_SHELL))
 def side(ctx: Context) -> Verdict:
     """Which machine is this: your computer, the login node (jumpbox) or your server?
 
     The checks that apply differ: keys and the tunnel are checked on your computer, resources
-    inside the server the launch script started.
+    inside your server (the container the launch script starts, or your Slurm job's compute node).
     """
-    names = {"laptop": "your own computer", "jumpbox": "the login node (jumpbox)",
-             "server": "a server container on the cluster"}
+    from ..probes.slurm import slurm_job
+
+    slurm = ctx.expectations.site.slurm
+    server = "a compute node in your Slurm job" if slurm else "a server container on the cluster"
+    if ctx.side == "server" and slurm_job(ctx) is not None:
+        server = "a compute node in your Slurm job"
+    names = {"laptop": "your own computer", "jumpbox": "the login node (jumpbox)", "server": server}
     why = ctx.side_reason or "detected"
+    if ctx.side == "jumpbox" and slurm:
+        again = ctx.shell.selfcheck("--side", "server")
+        job = slurm_job(ctx)
+        if job is not None and job.job_id:
+            return warned(f"this is {names['jumpbox']} ({why}): your job {job.job_id} has its own compute node, "
+                          "and the server's checks only mean something there",
+                          Fix.under(JOB_SHELL, ", then run the checks in it:", ["srun --pty bash", again]),
+                          expected="laptop or server", observed=ctx.side)
+        return warned(f"this is {names['jumpbox']} ({why}): the lobby, not your room — the server's checks only "
+                      "mean something on a compute node, in the job Slurm gives you",
+                      Fix.under(START_JOB, " (when the job starts, salloc opens a shell for it):",
+                                [ctx.expectations.launch_command(), again]),
+                      expected="laptop or server", observed=ctx.side)
     if ctx.side == "jumpbox":
         script = ctx.expectations.launch_script
         return warned(

@@ -170,11 +170,13 @@ class CpuInfo(Record):
     quota: Optional[float]  # CPUs' worth of time the cgroup allows, None = no quota
     quota_at: str = ""
     version: str = ""
+    cpuset: Optional[int] = None  # CPUs the cgroup's cpuset allows (Slurm confines a job's CPUs so)
+    cpuset_at: str = ""
 
     @property
     def effective(self) -> Optional[float]:
-        """CPUs' worth of time this process may use: the quota and the affinity, whichever is less."""
-        limits = [x for x in (self.affinity, self.quota) if x]
+        """CPUs' worth of time this process may use: the quota, the cpuset and the affinity, whichever is least."""
+        limits = [x for x in (self.affinity, self.quota, self.cpuset) if x]
         return min(limits) if limits else self.node
 
     @property
@@ -202,7 +204,21 @@ def cpu_info(ctx: Context) -> CpuInfo:
                                    _read(ctx, folder / "cpu.cfs_period_us") or "100000")
         if quota is not None and (best is None or quota < best):
             best, where = quota, str(folder)
-    return CpuInfo(node, affinity, best, where, version)
+    cpuset, cpuset_at = _cpuset(ctx, node)
+    return CpuInfo(node, affinity, best, where, version, cpuset, cpuset_at)
+
+
+def _cpuset(ctx: Context, node: Optional[int]) -> Tuple[Optional[int], str]:
+    """The CPUs the nearest cpuset on the way up allows, when fewer than the node's (v2
+    cpuset.cpus.effective; v1 cpuset.effective_cpus, or cpuset.cpus)."""
+    version, dirs = cgroup_dirs(ctx, "cpuset")
+    names = ("cpuset.cpus.effective",) if version == "v2" else ("cpuset.effective_cpus", "cpuset.cpus")
+    for folder in dirs:
+        for name in names:
+            count = parse_cpu_list(_read(ctx, folder / name) or "")
+            if count is not None:
+                return (count, str(folder)) if node is None or count < node else (None, "")
+    return None, ""
 
 
 def _read_long(ctx: Context, path: Path) -> str:

@@ -18,6 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Tuple
 
+    from ..site import Site
     from .net import HttpAnswer
 
 
@@ -54,8 +55,10 @@ class ParsedUrl(Record):
         return f"http://{self.host}{port}{self.base_url}{self.view + '/' if self.view else ''}{tail}"
 
 
-def parse_url(text: Optional[str]) -> ParsedUrl:
-    """Read the URL the way students paste it; never raises."""
+def parse_url(text: Optional[str], site: Optional["Site"] = None) -> ParsedUrl:
+    """Read the URL the way students paste it; never raises. The site says how its URLs look
+    (a /user/<username>/ path behind a proxy, or "/" on a Jupyter started on a compute node)
+    and what to show in the messages; without one the URL must have the /user/<username>/ path."""
     from urllib.parse import parse_qs, unquote, urlsplit  # only with a URL: it costs milliseconds (ipaddress)
 
     if not isinstance(text, str) or not text.strip():
@@ -80,29 +83,36 @@ def parse_url(text: Optional[str]) -> ParsedUrl:
     except ValueError as exc:
         return ParsedUrl(problems=(f"the URL cannot be read ({exc}); copy the whole line the launch script printed",))
     problems: List[str] = []
+    printed = "Jupyter" if site is not None and site.slurm else "the launch script"
     if parts.scheme.lower() not in ("http", "https"):
         problems.append(f"the URL starts with {parts.scheme}://, not http://")
     if not host:
-        problems.append("the URL has no host name (it should start with http://dsmlp-login...)")
+        start = (site.example_node if site.slurm else site.login_host.split(".")[0]) if site is not None else ""
+        problems.append(f"the URL has no host name (it should start with http://{start or '<host>'}...)")
     if port is None:
-        problems.append("the URL has no port after the host name (like :12733); copy the whole URL")
+        like = f" (like :{site.example_port})" if site is not None else ""
+        problems.append(f"the URL has no port after the host name{like}; copy the whole URL")
     elif not 1 <= port <= 65535:
         problems.append(f"the port {port} is not a port number")
     if host and not is_host(host):
         problems.append("the host name in the URL is not a host name (letters, digits, '.' and '-'); copy the whole "
-                        "URL the launch script printed")
+                        f"URL {printed} printed")
         host = ""
+    if host in ("localhost", "127.0.0.1", "::1") and site is not None and site.tunnel_target == "node":
+        problems.append(f"the URL names {host}, the compute node's own loopback, which a tunnel through the login node "
+                        f"cannot reach: copy the line that names the node (like http://{site.example_node}:...)")
     path = unquote(parts.path or "/", errors="replace")
     user, base, view = "", "/", ""
     match = re.match(r"^/user/([^/]+)/?(.*)$", path)
     if match and not is_user(match.group(1)):
         problems.append("the user name in the URL is not a user name (letters, digits, '.', '_' and '-', not "
-                        "starting with '-'); copy the whole URL the launch script printed")
+                        f"starting with '-'); copy the whole URL {printed} printed")
     elif match:
         user = match.group(1)
         base = f"/user/{user}/"
-        rest = match.group(2).strip("/")
-        view = rest.split("/", 1)[0] if rest.split("/", 1)[0] in ("tree", "lab", "notebooks", "edit") else ""
+        view = _view(match.group(2))
+    elif site is not None and not site.per_user_path:
+        view = _view(path)  # a Jupyter started by hand answers at /: http://node042:8888/lab?token=...
     else:
         problems.append("the URL has no /user/<username>/ part after the port; copy the whole URL")
     token = ""
@@ -120,6 +130,11 @@ def parse_url(text: Optional[str]) -> ParsedUrl:
     return ParsedUrl(host, port, user, base, token, view, tuple(problems))
 
 
+def _view(rest: str) -> str:
+    first = rest.strip("/").split("/", 1)[0]
+    return first if first in ("tree", "lab", "notebooks", "edit") else ""
+
+
 def tunnel_command(ctx: Context, remote_port: object = "<port>", user: str = "",
                    local_port: Optional[int] = None, node: str = "") -> str:
     """The ssh command that forwards a local port to the server's Jupyter through the login host
@@ -134,13 +149,20 @@ def tunnel_command(ctx: Context, remote_port: object = "<port>", user: str = "",
     return f"ssh -N -L {local}:{exp.forward_to(node)}:{remote_port} {who}{exp.login_host}"
 
 
+def user_path(ctx: Context, user: str) -> str:
+    """The base URL of the student's server: /user/<name>/ behind a per-user proxy, else /."""
+    if not ctx.expectations.site.per_user_path:
+        return "/"
+    return f"/user/{user or '<username>'}/"
+
+
 def local_addresses(ctx: Context, user: str) -> Tuple[str, str]:
-    base = f"http://localhost:{ctx.expectations.local_port}/user/{user or '<username>'}/"
+    base = f"http://localhost:{ctx.expectations.local_port}{user_path(ctx, user)}"
     return base + "tree/", base + "lab"
 
 
 def parsed_url(ctx: Context) -> ParsedUrl:
-    return ctx.memo("tunnel.url", lambda: parse_url(ctx.options.url))
+    return ctx.memo("tunnel.url", lambda: parse_url(ctx.options.url, ctx.expectations.site))
 
 
 def cluster_user(ctx: Context) -> str:
@@ -186,6 +208,17 @@ def running_servers(ctx: Context) -> List[Dict[str, Any]]:
                 ctx.secret(info.get("token"))
                 servers.append(info)
     return servers
+
+
+def is_running_here(ctx: Context, info: Dict[str, Any]) -> bool:
+    """Does a runtime file belong to a Jupyter running on this machine: is its process alive here,
+    and a Jupyter? A server killed at its job's time limit leaves its file behind, and on a cluster
+    the home folder (and so the runtime folder) is shared by every node."""
+    pid = info.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    cmdline = ctx.read_text(ctx.proc_path(str(pid), "cmdline")) or ""
+    return "jupyter" in cmdline.lower()
 
 
 def parent_pids(ctx: Context) -> List[int]:

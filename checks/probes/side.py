@@ -1,11 +1,13 @@
 """Which machine this is: the student's own computer, the login node ("jumpbox") or a server
-container, from evidence in the environment and `/proc/self/cgroup`."""
+(a container, or a compute node in a Slurm job), from evidence in the environment and
+`/proc/self/cgroup`."""
 
 from __future__ import annotations
 
 import re
 
 from ..context import Context
+from .slurm import slurm_job
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,8 +33,15 @@ def detect_side(ctx: Context, hostname: str) -> Tuple[str, List[str]]:
         evidence.append(f"container={ctx.env['container']} is set")
     if evidence:
         return "server", evidence
-    login = ctx.expectations.login_host.lower()
-    short = hostname.lower().split(".")[0]
-    if hostname and (hostname.lower() == login or short == login.split(".")[0]):
+    login = ctx.expectations.site.is_login_node(hostname) or (
+        bool(hostname) and hostname.lower() == ctx.expectations.login_host.lower())
+    job = slurm_job(ctx)
+    if job is not None:
+        if login and not job.node and not job.cgroup:
+            # salloc without an interactive step leaves its shell on the login node, inside the job
+            return "jumpbox", [f"the host name {hostname} is a login node's; SLURM_JOB_ID={job.job_id} is set, "
+                               "but this shell runs on the login node, not on the job's compute node"]
+        return "server", job.evidence()
+    if login:
         return "jumpbox", [f"the host name {hostname} is the login host's"]
-    return "laptop", ["no sign of a container or of the login host"]
+    return "laptop", ["no sign of a container, a Slurm job or the login host"]
