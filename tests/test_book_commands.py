@@ -136,22 +136,30 @@ def test_powershell_blocks_are_windows_powershell_5(built_book: Path) -> None:
                 assert lint(line) == [], (page, line, lint(line))
 
 
-# The book's one report command per half (issue 13): the single file, with --url on the laptop.
+# The book's one report command per half (issue 13): the single file, with --url on the laptop
+# (and, on a site whose Jupyter URL names no user, --user): per site, from its `book.laptop_report`.
+SERVER_REPORT = "python3 selfcheck.pyz --json --output selfcheck-server.json"
 REPORT_COMMANDS = {
     'python3 selfcheck.pyz --url "<the URL your launch printed>" --json --output selfcheck-laptop.json',
-    "python3 selfcheck.pyz --json --output selfcheck-server.json",
+    SERVER_REPORT,
 }
 
 
-def test_every_report_command_in_the_book_is_the_same(built_book: Path) -> None:
+def report_commands(book: Path) -> Dict[str, List[str]]:
+    """Every report-making command line in a built book's pages, with the pages it is on."""
     found: Dict[str, List[str]] = {}
-    for page in built_book.rglob("*.html"):
+    for page in book.rglob("*.html"):
         if "_static" in page.parts or page.name in ("instructors.html", "genindex.html", "search.html"):
             continue  # the instructor guide shows how to make reports for testing, not the students' command
         for block in re.findall(r"<pre>(.*?)</pre>", page.read_text(encoding="utf-8"), re.S):
             for line in html.unescape(re.sub(r"<[^>]+>", "", block)).splitlines():
                 if "--json" in line and ("selfcheck" in line or "checks" in line):
-                    found.setdefault(line.strip(), []).append(page.relative_to(built_book).as_posix())
+                    found.setdefault(line.strip(), []).append(page.relative_to(book).as_posix())
+    return found
+
+
+def test_every_report_command_in_the_book_is_the_same(built_book: Path) -> None:
+    found = report_commands(built_book)
     assert found, "no report command found in the built book"
     assert set(found) <= REPORT_COMMANDS, {c: pages for c, pages in found.items() if c not in REPORT_COMMANDS}
     assert any("selfcheck-laptop" in c for c in found) and any("selfcheck-server" in c for c in found)

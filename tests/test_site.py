@@ -244,6 +244,20 @@ def test_self_check_tables_fit_and_follow_the_theme(site: str, browser, theme: s
             assert report["tableRight"] <= report["boxRight"] + 1 and report["cropped"] == 0, (rel, report)
             assert report["light"] == (theme == "light"), (rel, theme)
         page.close()
+    if theme == "dark":
+        return
+    # At phone width every result is a card: each cell on screen, the fix under what was found.
+    for rel in ("lessons/selfcheck-laptop.html", "lessons/selfcheck-server.html", "lessons/jupyter.html"):
+        page = _open(browser, f"{site}/{rel}", [], [], width=PHONE)
+        seen = page.evaluate("""() => ({width: document.documentElement.clientWidth,
+            right: Math.max(...[...document.querySelectorAll('.bd-article td')].map(td => td.getBoundingClientRect().right)),
+            stacked: [...document.querySelectorAll('.selfcheck-report tbody tr')].filter(tr => tr.cells.length === 4
+                && tr.cells[3].textContent.trim()).map(tr => tr.cells[3].getBoundingClientRect().top
+                > tr.cells[2].getBoundingClientRect().bottom - 1)})""")
+        assert seen["right"] <= seen["width"], (rel, seen)
+        if rel != "lessons/jupyter.html":
+            assert seen["stacked"] and all(seen["stacked"]), (rel, seen)
+        page.close()
 
 
 @pytest.mark.parametrize("width", [PHONE, DESKTOP])

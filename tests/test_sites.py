@@ -131,6 +131,45 @@ def test_slurm_book_shows_the_slurm_steps_and_machine(site_books):
     download = (html / "_sources" / "lessons" / "selfcheck-server.ipynb").read_text(encoding="utf-8")
     assert '"example_site": "example-hpc"' in download and "{{" not in download.replace('{{ "{{" }}', "")
     assert "~/.ssh/example-hpc" in visible(html / "lessons" / "selfcheck-laptop.html")
+    # the student's review of this book (09:40): the facts a first-timer needs on a Slurm cluster
+    login = cluster.index("ssh <username>@login.hpc.example.edu")
+    assert "connect to the VPN first" in cluster[:login] and "Connection timed out" in cluster[:login]
+    assert "use_interactive_step" in cluster and "hostname" in cluster and "module load python/3.11" in cluster
+    assert "-t 2:00:00" in cluster and "launch script" not in cluster
+    start = jupyter.index("jupyter lab --no-browser")
+    assert "module load jupyterlab" in jupyter[:start]  # Jupyter is loaded before it is started
+    assert "Use the one with your node's name, never the 127.0.0.1 one" in jupyter
+    assert "srun --jobid=<job-id> --overlap --pty bash" in jupyter and "Slurm 20.11" in jupyter
+    habits = visible(html / "lessons" / "remote-habits.html")
+    assert "nohup does not help inside" in habits and "python train.py" not in habits
+    assert "nohup python" not in visible(html / "book" / "cheat-sheet.html")
+    assert "container" not in visible(html / "book" / "index.html")
+    for page in ("lessons/assignment-1.html", "lessons/selfcheck-laptop.html"):
+        assert "Launch a server" not in visible(html / page) and "your launch printed" not in visible(html / page)
+    server = visible(html / "lessons" / "selfcheck-server.html")
+    assert "scp selfcheck-laptop.json jdoe@login.hpc.example.edu:" not in server  # a placeholder, not Jo's name
+    assert "scp selfcheck-laptop.json <username>@login.hpc.example.edu:" in server and "launched" not in server
+    troubles = visible(html / "book" / "troubleshooting.html")
+    assert "queued and waiting for resources" in troubles and "jupyter: command not found" in troubles
+    assert "ssh -N -L 8889:<node>:<port> <username>@login.hpc.example.edu" in troubles
+
+
+def test_slurm_book_has_one_report_command_per_half_naming_the_user(site_books):
+    """The Slurm URL has no /user/<name>/: the laptop report says who the student is with --user."""
+    import shlex
+
+    from test_book_commands import SERVER_REPORT, report_commands
+
+    from checks.cli import build_parser
+
+    found = report_commands(site_books["example-hpc"])
+    laptop = 'python3 selfcheck.pyz --url "<the URL Jupyter printed>" --user <username> --json --output selfcheck-laptop.json'
+    assert set(found) == {laptop, SERVER_REPORT}, found
+    assert {"lessons/assignment-1.html", "lessons/selfcheck-laptop.html"} <= set(found[laptop])
+    argv = shlex.split(laptop.replace("<the URL Jupyter printed>", "http://node042:8888/lab?token=" + "0" * 48)
+                       .replace("<username>", "jdoe"))
+    args = build_parser().parse_args(argv[2:])
+    assert args.user == "jdoe" and args.json and args.output == "selfcheck-laptop.json"
 
 
 def test_slurm_example_outputs_speak_slurm(site_books):
