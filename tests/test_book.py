@@ -103,6 +103,7 @@ def test_troubleshooting_shows_every_fix_command(built_book: Path) -> None:
     commands (a Fix rather than a plain sentence) must show them too.
     """
     from checks.registry import all_checks
+    from checks.shell import Shell
     from checks.tools.explain import PATTERNS
 
     page = (built_book / "book" / "troubleshooting.html").read_text(encoding="utf-8")
@@ -111,7 +112,7 @@ def test_troubleshooting_shows_every_fix_command(built_book: Path) -> None:
     for pattern in PATTERNS:
         match = pattern.regex.search(pattern.example)
         assert match is not None, f"{pattern.name}: its example does not match its own pattern"
-        fix = pattern.fix(match)
+        fix = pattern.fix(match, Shell(Path("/home/you")))  # the examples' home: the page says ~/.ssh/...
         assert f'id="message-{pattern.name}"' in page, pattern.name
         assert _text(pattern.cause) in _text(page), pattern.name
         expected += list(fix.commands)
@@ -124,6 +125,7 @@ def test_troubleshooting_shows_every_fix_command(built_book: Path) -> None:
         if " ".join(command.split()) not in blocks or (note and f"{note.strip()}:" not in _text(page)):
             missing.append(command)
     assert missing == []
+    assert "chmod 600 ~/.ssh/config" in blocks and not any("/home/you" in block for block in blocks)
 
 
 def test_generated_text_is_escaped(built_book: Path) -> None:

@@ -67,15 +67,21 @@ def fix_parts(fix: Any) -> Tuple[str, Tuple[str, ...]]:
 
 def explained() -> List[Tuple[Any, str, Tuple[str, ...]]]:
     """Each message `explain` knows, with the fix it gives for its own example: (pattern, text, commands)."""
+    from pathlib import Path
+
+    from checks.shell import Shell
     from checks.tools.explain import PATTERNS
 
+    # The examples' paths are under /home/you: the book's fixes are written for that home, so they
+    # say ~/.ssh/config, which works pasted on any machine, not the builder's or a made-up path.
+    shell = Shell(Path("/home/you"))
     out = []
     for pattern in PATTERNS:
         sentence, commands = "", ()
         match = pattern.regex.search(pattern.example)
         if match is not None:
             try:
-                fix = pattern.fix(match)
+                fix = pattern.fix(match, shell)
             except Exception:
                 fix = None
             if fix is not None:
