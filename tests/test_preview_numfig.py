@@ -39,14 +39,14 @@ def test_a_figure_added_to_an_earlier_page_renumbers_later_pages(tmp_path: Path)
     preview = Preview(book, tmp_path / "preview", quiet=True)
     preview.build()
     html = tmp_path / "preview" / "html" / "lessons"
-    before = (_numbers(html / "dsmlp.html"), _numbers(html / "jupyter.html"))
+    before = (_numbers(html / "cluster.html"), _numbers(html / "jupyter.html"))
     assert before == (["1"], ["2"]), before  # numbered across the book, in toctree order
     setup = book / "lessons" / "setup.md"  # the first lesson page, before both
     original = setup.read_text(encoding="utf-8")
     setup.write_text(original + FIGURE, encoding="utf-8")
     preview.build()
     assert _numbers(html / "setup.html") == ["1"]
-    assert (_numbers(html / "dsmlp.html"), _numbers(html / "jupyter.html")) == (["2"], ["3"])
+    assert (_numbers(html / "cluster.html"), _numbers(html / "jupyter.html")) == (["2"], ["3"])
     setup.write_text(original, encoding="utf-8")
     preview.build()
-    assert (_numbers(html / "dsmlp.html"), _numbers(html / "jupyter.html")) == before
+    assert (_numbers(html / "cluster.html"), _numbers(html / "jupyter.html")) == before
