@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 
 from ._record import Factory, Record
+from ._schema import describe as _describe
+from ._schema import short as _short
 from .course import FALLBACK, docs_address, setting
 from .site import Site, SiteError, load_site
 
@@ -91,10 +93,6 @@ class Expectations(Record):
             site = site.replace(launch_script=self.launch_script or site.launch_script,
                                 gpu_launch_script=self.gpu_launch_script or site.gpu_launch_script)
         return site.launch_command(cpus, memory_gb, gpus)
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 # The schema: section -> key -> (python types, required, description, Expectations field).
@@ -193,7 +191,9 @@ def _load_shipped(name: str, shipped: bytes) -> Expectations:
     if known is not None:
         return known
     cache = f"__pycache__/{name}.toml.marshal"
-    data = _cached(_read_shipped(cache), shipped)
+    from .tomlfile import cached
+
+    data = cached(_read_shipped(cache), shipped)
     if data is None:
         data = _decode(shipped, f"{name}.toml")
     loaded = _LOADED[key] = validate(data, source=f"{name}.toml")
@@ -220,12 +220,6 @@ def cache_blob(raw: bytes, data: Optional[Dict[str, Any]] = None) -> bytes:
     from .tomlfile import cache_blob as blob
 
     return blob(raw, _decode(raw, "<assignment>") if data is None else data)
-
-
-def _cached(blob: Optional[bytes], raw: bytes) -> Optional[Dict[str, Any]]:
-    from .tomlfile import cached
-
-    return cached(blob, raw)
 
 
 def _decode(raw: Union[bytes, str], source: str) -> Dict[str, Any]:
@@ -375,18 +369,6 @@ def _list_problems(name: str, items: List[Any], expected: str) -> List[str]:
         return [f"{name} holds {len(items)} items: expected at most {_MAX_ITEMS}"]
     bad = [item for item in items if not isinstance(item, str) or not item or len(item) > 100]
     return [f"{name} holds {_describe(bad[0])}: expected {expected}"] if bad else []
-
-
-def _short(value: Any) -> str:
-    from ._schema import short
-
-    return short(value)
-
-
-def _describe(value: Any) -> str:
-    from ._schema import describe
-
-    return describe(value)
 
 
 def schema_rows() -> List[Tuple[str, str, bool]]:

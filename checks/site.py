@@ -20,6 +20,8 @@ import re
 from pathlib import Path
 
 from ._record import Record
+from ._schema import describe as _describe
+from ._schema import short as _short
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -346,18 +348,6 @@ def _semantic_problems(values: Dict[str, Any], is_host: Any, is_user: Any) -> Li
         problems.append("tunnel.target is \"node\" but jupyter.path is not \"/\": a Jupyter started on a compute "
                         "node answers at /")
     return problems
-
-
-def _short(value: Any) -> str:
-    from ._schema import short
-
-    return short(value)
-
-
-def _describe(value: Any) -> str:
-    from ._schema import describe
-
-    return describe(value)
 
 
 def schema_rows() -> List[Tuple[str, str, bool]]:
